@@ -1,0 +1,192 @@
+//! Command-line definitions. The doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::encoding::TextEncoding;
+
+/// Import real-estate listings exported by CRMs into one property database.
+#[derive(Debug, Parser)]
+#[command(name = "passerelle", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Print only errors and rejected records on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read a CRM export and print each listing as JSON, without storing anything.
+    ///
+    /// Rejected records go to stderr with their file, line, column and reason.
+    /// Exit status 1 means some records were rejected.
+    Parse(ParseArgs),
+    /// Import a CRM export into the database as the agency's full list of listings.
+    ///
+    /// Listings missing from the export are marked withdrawn, unless a guard
+    /// finds the export empty or shrunk by more than half.
+    Import(ImportArgs),
+}
+
+/// Input options shared by `parse` and `import`.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// A Poliris `Annonces.csv`, a directory holding one, or a zip delivery.
+    pub input: PathBuf,
+
+    /// Text encoding of the listings file; `auto` picks UTF-8 when the whole
+    /// file is valid UTF-8, else Windows-1252.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Auto)]
+    pub encoding: EncodingArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Output: one JSON listing per line, or a table for people.
+    #[arg(long, value_enum, default_value_t = ParseFormat::Jsonl)]
+    pub format: ParseFormat,
+
+    /// Show record N (1-based) column by column: rank, specification name,
+    /// raw value and the listing field it became.
+    #[arg(long, value_name = "N")]
+    pub explain: Option<u64>,
+
+    /// With --explain, also list the empty columns.
+    #[arg(long, requires = "explain")]
+    pub all_columns: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// CRM the export comes from.
+    #[arg(long, value_enum)]
+    pub crm: CrmArg,
+
+    /// The agency's code in the CRM (Poliris column 1). Records of other
+    /// agencies in a grouped file are skipped; `passerelle parse` lists the
+    /// codes a file holds.
+    #[arg(long, value_name = "CODE")]
+    pub agency: String,
+
+    /// SQLite database file, created when missing.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "PASSERELLE_DATABASE",
+        default_value = "passerelle.db"
+    )]
+    pub database: PathBuf,
+
+    /// Organization the listings belong to on our side.
+    #[arg(long)]
+    pub organization: Option<String>,
+
+    /// Agent given to listings whose negotiator is not in the agent mapping.
+    #[arg(long, value_name = "AGENT")]
+    pub default_agent: Option<String>,
+
+    /// Map a CRM negotiator code or contact e-mail to an agent; repeatable.
+    #[arg(long = "agent", value_name = "KEY=AGENT", value_parser = parse_agent_pair)]
+    pub agents: Vec<(String, String)>,
+
+    /// Withdraw missing listings even when the export is empty or would
+    /// withdraw more than half of the active listings.
+    #[arg(long)]
+    pub allow_mass_withdrawal: bool,
+
+    /// Read and check everything, report what would change, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EncodingArg {
+    Auto,
+    #[value(name = "utf-8", alias = "utf8")]
+    Utf8,
+    #[value(name = "windows-1252", alias = "cp1252")]
+    Windows1252,
+}
+
+impl EncodingArg {
+    /// The forced encoding, or `None` to detect it.
+    pub fn forced(self) -> Option<TextEncoding> {
+        match self {
+            Self::Auto => None,
+            Self::Utf8 => Some(TextEncoding::Utf8),
+            Self::Windows1252 => Some(TextEncoding::Windows1252),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CrmArg {
+    /// Any SeLoger/Poliris CSV export, bare, in a directory or zipped.
+    Poliris,
+}
+
+impl CrmArg {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Poliris => "poliris",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ParseFormat {
+    Jsonl,
+    Table,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    Text,
+    Json,
+}
+
+fn parse_agent_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, agent)) if !key.trim().is_empty() && !agent.trim().is_empty() => {
+            Ok((key.trim().to_string(), agent.trim().to_string()))
+        }
+        _ => Err(format!(
+            "`{text}` is not KEY=AGENT, e.g. nego-12=alice@agency.example"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn agent_pairs_need_both_sides() {
+        assert_eq!(
+            parse_agent_pair("N1=alice"),
+            Ok(("N1".to_string(), "alice".to_string()))
+        );
+        assert!(parse_agent_pair("N1").is_err());
+        assert!(parse_agent_pair("=alice").is_err());
+    }
+}

@@ -1,0 +1,84 @@
+//! `passerelle import`: one agency's export into the database.
+
+use anyhow::Context;
+
+use crate::cli::{ImportArgs, SummaryFormat};
+use crate::crm::poliris::{AgentMapping, PolirisPackage};
+use crate::exit::ExitStatus;
+use crate::pipeline::{self, ImportOptions, RunSummary};
+use crate::report::Reporter;
+use crate::store::{RunStatus, SqliteStore};
+
+pub fn run(args: &ImportArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
+    let package = PolirisPackage::open(&args.input.input)?;
+    let store = SqliteStore::open(&args.database)?;
+    let mut agents = AgentMapping::default();
+    for (key, agent) in &args.agents {
+        agents.insert(key, agent);
+    }
+    let options = ImportOptions {
+        crm: args.crm.code().to_string(),
+        agency_code: args.agency.trim().to_string(),
+        organization: args.organization.clone(),
+        agents,
+        default_agent: args.default_agent.clone(),
+        encoding: args.input.encoding.forced(),
+        allow_mass_withdrawal: args.allow_mass_withdrawal,
+        dry_run: args.dry_run,
+    };
+    let summary = pipeline::import_poliris(&store, &package, &options, reporter)
+        .with_context(|| format!("import of {} failed", args.input.input.display()))?;
+
+    match args.format {
+        SummaryFormat::Json => reporter.data(&serde_json::to_string(&summary)?)?,
+        SummaryFormat::Text => print_summary(&summary, &options, reporter),
+    }
+    reporter.flush()?;
+    Ok(match summary.status {
+        RunStatus::Succeeded => ExitStatus::Success,
+        RunStatus::Partial => ExitStatus::RecordsRejected,
+        RunStatus::GuardTripped => ExitStatus::GuardTripped,
+        RunStatus::Running | RunStatus::Failed | RunStatus::Interrupted => ExitStatus::Unreadable,
+    })
+}
+
+fn print_summary(summary: &RunSummary, options: &ImportOptions, reporter: &mut Reporter) {
+    let counts = &summary.counts;
+    let heading = match summary.run_id {
+        Some(run) => format!("run {run}"),
+        None => "dry run, nothing written".to_string(),
+    };
+    reporter.info(&format!(
+        "{heading}: {} {} from {} ({})",
+        options.crm,
+        options.agency_code,
+        summary.source,
+        summary.encoding.label()
+    ));
+    reporter.info(&format!(
+        "  {} listings: {} created, {} updated, {} unchanged; {} withdrawn; {} rejected; {} warnings",
+        counts.seen,
+        counts.created,
+        counts.updated,
+        counts.unchanged,
+        counts.withdrawn,
+        counts.rejected,
+        counts.warnings
+    ));
+    if counts.skipped > 0 {
+        let agencies: Vec<String> = summary
+            .other_agencies
+            .iter()
+            .map(|(agency, count)| format!("{agency} ({count})"))
+            .collect();
+        reporter.warn(&format!(
+            "skipped {} records of other agencies: {}; import them with --agency CODE",
+            counts.skipped,
+            agencies.join(", ")
+        ));
+    }
+    if let Some(reason) = &summary.guard_reason {
+        reporter.error(&format!("guard tripped, nothing withdrawn: {reason}"));
+    }
+    reporter.info(&format!("  status: {}", summary.status.as_str()));
+}

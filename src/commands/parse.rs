@@ -1,0 +1,265 @@
+//! `passerelle parse`: what each record of an export becomes, without a store.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::cli::{ParseArgs, ParseFormat};
+use crate::crm::poliris::columns::{COLUMN_COUNT, column_name};
+use crate::crm::poliris::{self, AgentMapping, ConvertSettings, DecodedRecord, PolirisPackage, TraceEntry};
+use crate::encoding::TextEncoding;
+use crate::exit::{ExitStatus, UsageError};
+use crate::listing::Listing;
+use crate::record::{RecordIssue, Severity, shown_value};
+use crate::report::Reporter;
+
+/// What a parse found, for the closing summary.
+#[derive(Default)]
+struct Tally {
+    records: u64,
+    listings: u64,
+    rejected: u64,
+    warnings: u64,
+    agencies: BTreeMap<String, u64>,
+    versions: BTreeMap<String, u64>,
+    /// First line of each source id, to report duplicates.
+    first_lines: HashMap<String, u64>,
+}
+
+pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
+    let package = PolirisPackage::open(&args.input.input)?;
+    let encoding = match args.input.encoding.forced() {
+        Some(encoding) => encoding,
+        None => package.detect_encoding()?,
+    };
+    let settings = ConvertSettings {
+        crm: "poliris".to_string(),
+        agency_code: None,
+        organization: None,
+        agents: AgentMapping::default(),
+        default_agent: None,
+        currency: "EUR".to_string(),
+    };
+    let source = package.listings_name();
+    let has_member = |name: &str| package.has_member(name);
+
+    if let Some(wanted) = args.explain {
+        return explain(&package, encoding, wanted, args.all_columns, &settings, reporter);
+    }
+
+    let mut tally = Tally::default();
+    if args.format == ParseFormat::Table {
+        reporter.data(&format!(
+            "{:>6}  {:<22} {:<12} {:<11} {:>12}  {:<24} {:>6}",
+            "LINE", "SOURCE ID", "TRANSACTION", "PROPERTY", "PRICE", "CITY", "PHOTOS"
+        ))?;
+    }
+    poliris::read_feed(&package, encoding, |record| {
+        tally.records += 1;
+        if let Some(agency) = record.agency_id() {
+            *tally.agencies.entry(agency.to_string()).or_default() += 1;
+        }
+        if let Some(version) = record.format_version() {
+            *tally.versions.entry(version.to_string()).or_default() += 1;
+        }
+        let converted = match record.convert(&source, &settings, &has_member, None) {
+            Ok(converted) => converted,
+            Err(issue) => {
+                tally.rejected += 1;
+                reporter.record_issue(&issue);
+                return Ok(true);
+            }
+        };
+        let listing = &converted.listing;
+        if let Some(first_line) = tally.first_lines.get(&listing.source_id) {
+            tally.rejected += 1;
+            reporter.record_issue(&duplicate_issue(&source, record, listing, *first_line));
+            return Ok(true);
+        }
+        tally.first_lines.insert(listing.source_id.clone(), record.line);
+        tally.listings += 1;
+        for issue in record.warning_issues(&source, &listing.source_id, &converted.warnings) {
+            tally.warnings += 1;
+            reporter.record_issue(&issue);
+        }
+        match args.format {
+            ParseFormat::Jsonl => reporter.data(&serde_json::to_string(listing)?)?,
+            ParseFormat::Table => reporter.data(&table_row(record.line, listing))?,
+        }
+        Ok(true)
+    })?;
+    reporter.end_of_records();
+    reporter.flush()?;
+    print_tally(&tally, &source, encoding, reporter);
+
+    Ok(if tally.rejected > 0 {
+        ExitStatus::RecordsRejected
+    } else {
+        ExitStatus::Success
+    })
+}
+
+fn duplicate_issue(
+    source: &str,
+    record: &DecodedRecord<'_>,
+    listing: &Listing,
+    first_line: u64,
+) -> RecordIssue {
+    RecordIssue {
+        severity: Severity::Rejected,
+        file: source.to_string(),
+        line: record.line,
+        source_id: Some(listing.source_id.clone()),
+        rank: None,
+        column: None,
+        value: None,
+        reason: format!(
+            "duplicate listing: source id {:?} was already read at line {first_line}",
+            listing.source_id
+        ),
+    }
+}
+
+fn table_row(line: u64, listing: &Listing) -> String {
+    let price = listing.price.as_ref().map_or_else(
+        || "-".to_string(),
+        |price| format!("{:.0} {}", price.amount, price.currency),
+    );
+    let city = listing.city.as_deref().unwrap_or("-");
+    format!(
+        "{line:>6}  {:<22} {:<12} {:<11} {:>12}  {:<24} {:>6}",
+        truncate(&listing.source_id, 22),
+        listing.transaction.kind.as_str(),
+        listing.property.kind.as_str(),
+        price,
+        truncate(city, 24),
+        listing.photos.len()
+    )
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width - 1).collect();
+    cut.push('…');
+    cut
+}
+
+fn print_tally(tally: &Tally, source: &str, encoding: TextEncoding, reporter: &mut Reporter) {
+    reporter.info(&format!(
+        "{source} ({}): {} records, {} listings, {} rejected, {} warnings",
+        encoding.label(),
+        tally.records,
+        tally.listings,
+        tally.rejected,
+        tally.warnings
+    ));
+    let join = |counts: &BTreeMap<String, u64>| {
+        counts
+            .iter()
+            .map(|(value, count)| format!("{value} ({count})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if tally.agencies.is_empty() {
+        reporter.info("agency ids (column 1): none; import with any --agency CODE");
+    } else {
+        reporter.info(&format!("agency ids (column 1): {}", join(&tally.agencies)));
+    }
+    if !tally.versions.is_empty() {
+        reporter.info(&format!(
+            "format versions (column 301): {}",
+            join(&tally.versions)
+        ));
+    }
+}
+
+/// Prints record `wanted` column by column, then what the conversion gave.
+fn explain(
+    package: &PolirisPackage,
+    encoding: TextEncoding,
+    wanted: u64,
+    all_columns: bool,
+    settings: &ConvertSettings,
+    reporter: &mut Reporter,
+) -> anyhow::Result<ExitStatus> {
+    let source = package.listings_name();
+    let mut status = None;
+    let mut last_record = 0;
+    poliris::read_feed(package, encoding, |record| {
+        last_record = record.number;
+        if record.number < wanted {
+            return Ok(true);
+        }
+        let mut trace = Vec::new();
+        let has_member = |name: &str| package.has_member(name);
+        let result = record.convert(&source, settings, &has_member, Some(&mut trace));
+        print_columns(record, &source, encoding, &trace, all_columns, reporter)?;
+        status = Some(match result {
+            Ok(converted) => {
+                for issue in record.warning_issues(&source, &converted.listing.source_id, &converted.warnings)
+                {
+                    reporter.data(&format!("warning: {issue}"))?;
+                }
+                reporter.data(&format!(
+                    "result: imported as {}",
+                    serde_json::to_string_pretty(&converted.listing)?
+                ))?;
+                ExitStatus::Success
+            }
+            Err(issue) => {
+                reporter.data(&format!("result: rejected: {issue}"))?;
+                ExitStatus::RecordsRejected
+            }
+        });
+        Ok(false)
+    })?;
+    reporter.flush()?;
+    status.ok_or_else(|| {
+        UsageError(format!(
+            "{source} has {last_record} records; there is no record {wanted}"
+        ))
+        .into()
+    })
+}
+
+fn print_columns(
+    record: &DecodedRecord<'_>,
+    source: &str,
+    encoding: TextEncoding,
+    trace: &[TraceEntry],
+    all_columns: bool,
+    reporter: &mut Reporter,
+) -> anyhow::Result<()> {
+    reporter.data(&format!(
+        "record {} of {source}, line {} ({}), {} columns of {COLUMN_COUNT} in version 4.12",
+        record.number,
+        record.line,
+        encoding.label(),
+        record.fields.len()
+    ))?;
+    reporter.data(&format!(
+        "{:>5}  {:<38} {:<40} BECAME",
+        "RANK", "COLUMN", "RAW VALUE"
+    ))?;
+    for (index, value) in record.fields.iter().enumerate() {
+        let rank = index + 1;
+        let uses: Vec<&TraceEntry> = trace.iter().filter(|entry| entry.rank == rank).collect();
+        if value.trim().is_empty() && uses.is_empty() && !all_columns {
+            continue;
+        }
+        let became = if uses.is_empty() {
+            "-".to_string()
+        } else {
+            uses.iter()
+                .map(|entry| format!("{} = {}", entry.field, truncate(&entry.value, 60)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        reporter.data(&format!(
+            "{rank:>5}  {:<38} {:<40} {became}",
+            truncate(&column_name(rank), 38),
+            truncate(&shown_value(value.trim()), 40)
+        ))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! SeLoger "Poliris" CSV, the export format of most French real-estate CRMs.
+//!
+//! - [`reader`] splits the bytes of `Annonces.csv` into records and fields;
+//! - [`columns`] names each 1-based column rank as the specification does;
+//! - [`values`] parses numbers, booleans, dates and descriptions;
+//! - [`convert`] turns one record into a [`Listing`](crate::listing::Listing);
+//! - [`package`] opens a bare file, a directory or a zip delivery.
+//!
+//! [`read_feed`] ties them together: it decodes each record with the file's
+//! encoding and hands it, checked and converted, to a visitor.
+
+pub mod columns;
+pub mod convert;
+pub mod package;
+pub mod reader;
+pub mod values;
+
+use std::borrow::Cow;
+
+use crate::encoding::TextEncoding;
+use crate::record::{RecordIssue, Severity};
+use columns::{MIN_COLUMNS, column_name, rank};
+pub use convert::{AgentMapping, ConvertSettings, Converted, FieldProblem, TraceEntry};
+pub use package::{PackageError, PolirisPackage};
+use reader::{RawRecord, RecordDefect, RecordReader};
+
+/// One record decoded to text, before conversion.
+#[derive(Debug)]
+pub struct DecodedRecord<'r> {
+    /// 1-based position of the record in the file.
+    pub number: u64,
+    /// 1-based line where the record starts.
+    pub line: u64,
+    pub defect: Option<RecordDefect>,
+    /// Field values in rank order: index 0 is rank 1.
+    pub fields: Vec<Cow<'r, str>>,
+}
+
+impl DecodedRecord<'_> {
+    /// Returns the trimmed value at a 1-based rank, or `""`.
+    pub fn text(&self, rank: usize) -> &str {
+        rank.checked_sub(1)
+            .and_then(|index| self.fields.get(index))
+            .map_or("", |value| value.trim())
+    }
+
+    /// The agency id of column 1, if filled.
+    pub fn agency_id(&self) -> Option<&str> {
+        Some(self.text(rank::AGENCY_ID)).filter(|id| !id.is_empty())
+    }
+
+    /// The format version of column 301 (`4.12`, `4.08-007`), if present.
+    pub fn format_version(&self) -> Option<&str> {
+        Some(self.text(rank::FORMAT_VERSION)).filter(|version| !version.is_empty())
+    }
+
+    /// The non-empty columns as `(rank, value)`, with the mandator's
+    /// personal data (ranks 114–122) left out, for keeping beside a listing.
+    pub fn kept_columns(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.fields
+            .iter()
+            .enumerate()
+            .map(|(index, value)| (index + 1, value.trim()))
+            .filter(|(rank, value)| {
+                !value.is_empty() && !(rank::OWNER_FIRST..=rank::OWNER_LAST).contains(rank)
+            })
+    }
+
+    /// Checks the record's syntax and converts it.
+    ///
+    /// # Errors
+    /// A rejection naming the file, line, column and reason.
+    pub fn convert(
+        &self,
+        file: &str,
+        settings: &ConvertSettings,
+        has_member: &dyn Fn(&str) -> bool,
+        trace: Option<&mut Vec<TraceEntry>>,
+    ) -> Result<Converted, Box<RecordIssue>> {
+        let reject = |rank: Option<usize>, value: Option<String>, reason: String| {
+            Box::new(RecordIssue {
+                severity: Severity::Rejected,
+                file: file.to_string(),
+                line: self.line,
+                source_id: None,
+                rank,
+                column: rank.map(column_name),
+                value,
+                reason,
+            })
+        };
+        match self.defect {
+            Some(RecordDefect::UnterminatedQuote { rank }) => {
+                let value = self.fields.get(rank - 1).map(|value| value.to_string());
+                return Err(reject(
+                    Some(rank),
+                    value,
+                    "quoted field has no closing quote".to_string(),
+                ));
+            }
+            Some(RecordDefect::TooLong) => {
+                return Err(reject(
+                    None,
+                    None,
+                    format!(
+                        "record is longer than {} bytes or {} lines; it is damaged",
+                        reader::MAX_RECORD_BYTES,
+                        reader::MAX_RECORD_LINES
+                    ),
+                ));
+            }
+            None => {}
+        }
+        if self.fields.len() < MIN_COLUMNS {
+            return Err(reject(
+                Some(self.fields.len() + 1),
+                None,
+                format!(
+                    "record has {} columns; a Poliris record needs at least {MIN_COLUMNS} (up to Descriptif)",
+                    self.fields.len()
+                ),
+            ));
+        }
+        let mut converted = convert::convert_record(&self.fields, settings, has_member, trace)
+            .map_err(|problem| reject(Some(problem.rank), Some(problem.value), problem.reason))?;
+        converted.warnings.shrink_to_fit();
+        Ok(converted)
+    }
+
+    /// Turns the warnings of a conversion into issues with this record's locator.
+    pub fn warning_issues(&self, file: &str, source_id: &str, warnings: &[FieldProblem]) -> Vec<RecordIssue> {
+        warnings
+            .iter()
+            .map(|warning| RecordIssue {
+                severity: Severity::Warning,
+                file: file.to_string(),
+                line: self.line,
+                source_id: Some(source_id.to_string()),
+                rank: Some(warning.rank),
+                column: Some(column_name(warning.rank)),
+                value: Some(warning.value.clone()),
+                reason: warning.reason.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Decodes a raw record's fields with the file's encoding.
+pub fn decode<'r>(raw: &'r RawRecord, number: u64, encoding: TextEncoding) -> DecodedRecord<'r> {
+    DecodedRecord {
+        number,
+        line: raw.line,
+        defect: raw.defect,
+        fields: raw.fields().map(|field| encoding.decode(field)).collect(),
+    }
+}
+
+/// Reads every record of a delivery's listings file in order and calls
+/// `visit` with each; `visit` returns `false` to stop early.
+///
+/// # Errors
+/// The file cannot be opened or read; records already visited stay visited.
+pub fn read_feed(
+    package: &PolirisPackage,
+    encoding: TextEncoding,
+    mut visit: impl FnMut(&DecodedRecord<'_>) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    package.with_listings(|source| -> anyhow::Result<()> {
+        let mut reader = RecordReader::new(source);
+        let mut number = 0;
+        while let Some(raw) = reader
+            .read_record()
+            .map_err(|error| package.listings_error(error))?
+        {
+            number += 1;
+            if !visit(&decode(raw, number, encoding))? {
+                break;
+            }
+        }
+        Ok(())
+    })?
+}

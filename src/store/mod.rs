@@ -1,0 +1,88 @@
+//! Where listings and runs are kept. SQLite is the embedded default; the
+//! schema lives in `migrations/` and is applied when a database is opened.
+
+mod migrations;
+pub mod sqlite;
+
+use serde::Serialize;
+
+pub use sqlite::SqliteStore;
+
+/// Row id of an integration.
+pub type IntegrationId = i64;
+/// Row id of a run.
+pub type RunId = i64;
+/// Row id of a listing.
+pub type ListingId = i64;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    /// Every record was imported.
+    Succeeded,
+    /// The run finished, but some records were rejected.
+    Partial,
+    /// A safety guard kept listings from being withdrawn.
+    GuardTripped,
+    /// The source could not be read to the end.
+    Failed,
+    /// The process stopped before the run finished.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Partial => "partial",
+            Self::GuardTripped => "guard_tripped",
+            Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Counts of one run. `seen` is the number of distinct valid listings in
+/// the feed, so `seen = created + updated + unchanged`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RunCounts {
+    pub seen: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub withdrawn: u64,
+    pub rejected: u64,
+    /// Records of other agencies in a grouped file.
+    pub skipped: u64,
+    pub warnings: u64,
+}
+
+/// What applying one listing did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    Created,
+    /// The content changed, or a withdrawn listing came back.
+    Updated,
+    Unchanged,
+}
+
+/// A listing as the store knows it, found by its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredListing {
+    pub id: ListingId,
+    pub content_hash: [u8; 32],
+    pub withdrawn: bool,
+}
+
+/// A listing ready to be written.
+pub struct ListingRow<'a> {
+    pub listing: &'a crate::listing::Listing,
+    /// The listing serialized as JSON; its BLAKE3 hash is the content hash.
+    pub data: &'a str,
+    pub content_hash: [u8; 32],
+    /// The CRM's record as JSON, personal data removed.
+    pub raw: Option<&'a str>,
+}

@@ -1,0 +1,317 @@
+//! The SQLite store (bundled SQLite, one file, WAL journal).
+//!
+//! Writes happen inside transactions the caller opens with [`SqliteStore::begin`]
+//! and closes with [`SqliteStore::commit`], so a run is applied in whole
+//! batches: a process killed mid-run leaves every batch either applied or
+//! absent, and the next run finishes the work without duplicates because
+//! listings are unique per (integration, source id).
+
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::{SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{IntegrationId, ListingId, ListingRow, RunCounts, RunId, RunStatus, StoredListing, migrations};
+use crate::record::RecordIssue;
+
+pub struct SqliteStore {
+    connection: Connection,
+}
+
+/// A run as stored, for reports and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRun {
+    pub id: RunId,
+    pub status: String,
+    pub counts: RunCounts,
+    pub guard_reason: Option<String>,
+}
+
+/// Current time as stored in the database: RFC 3339, UTC, whole seconds.
+pub fn timestamp() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl SqliteStore {
+    /// Opens or creates the database file and brings its schema up to date.
+    ///
+    /// # Errors
+    /// The file cannot be opened as SQLite, or a migration fails.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let connection = Connection::open(path)
+            .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
+        Self::prepare(connection).with_context(|| format!("cannot use SQLite database {}", path.display()))
+    }
+
+    fn prepare(mut connection: Connection) -> anyhow::Result<Self> {
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", true)?;
+        migrations::apply(&mut connection)?;
+        Ok(Self { connection })
+    }
+
+    /// Starts a transaction that takes the write lock at once.
+    pub fn begin(&self) -> anyhow::Result<()> {
+        self.connection.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    pub fn commit(&self) -> anyhow::Result<()> {
+        self.connection.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    pub fn rollback(&self) -> anyhow::Result<()> {
+        self.connection.execute_batch("ROLLBACK")?;
+        Ok(())
+    }
+
+    /// Returns the integration for a CRM and agency code, creating it when new.
+    pub fn integration(
+        &self,
+        crm: &str,
+        agency_code: &str,
+        organization: Option<&str>,
+    ) -> anyhow::Result<IntegrationId> {
+        self.connection.execute(
+            "INSERT INTO integrations (crm, agency_code, organization, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (crm, agency_code) DO UPDATE SET organization = coalesce(?3, organization)",
+            params![crm, agency_code, organization, timestamp()],
+        )?;
+        let id = self.connection.query_row(
+            "SELECT id FROM integrations WHERE crm = ?1 AND agency_code = ?2",
+            params![crm, agency_code],
+            |row| row.get(0),
+        )?;
+        Ok(id)
+    }
+
+    /// Marks the integration's runs still flagged `running` as interrupted:
+    /// their process died before finishing them.
+    // NOTE: this assumes one process per integration at a time; nothing
+    // enforces that yet.
+    pub fn mark_interrupted_runs(&self, integration: IntegrationId) -> anyhow::Result<usize> {
+        let changed = self.connection.execute(
+            "UPDATE runs SET status = 'interrupted', finished_at = ?2 WHERE integration_id = ?1 AND status = 'running'",
+            params![integration, timestamp()],
+        )?;
+        Ok(changed)
+    }
+
+    pub fn begin_run(&self, integration: IntegrationId, source: &str) -> anyhow::Result<RunId> {
+        self.connection.execute(
+            "INSERT INTO runs (integration_id, source, started_at, status) VALUES (?1, ?2, ?3, 'running')",
+            params![integration, source, timestamp()],
+        )?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    /// Number of listings of the integration that are not withdrawn.
+    pub fn active_count(&self, integration: IntegrationId) -> anyhow::Result<u64> {
+        let count: i64 = self.connection.query_row(
+            "SELECT count(*) FROM listings WHERE integration_id = ?1 AND withdrawn_at IS NULL",
+            [integration],
+            |row| row.get(0),
+        )?;
+        Ok(count as u64)
+    }
+
+    pub fn find_listing(
+        &self,
+        integration: IntegrationId,
+        source_id: &str,
+    ) -> anyhow::Result<Option<StoredListing>> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT id, content_hash, withdrawn_at IS NOT NULL FROM listings
+             WHERE integration_id = ?1 AND source_id = ?2",
+        )?;
+        let found = statement
+            .query_row(params![integration, source_id], |row| {
+                let hash: Vec<u8> = row.get(1)?;
+                Ok(StoredListing {
+                    id: row.get(0)?,
+                    content_hash: hash.try_into().unwrap_or([0; 32]),
+                    withdrawn: row.get(2)?,
+                })
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    pub fn insert_listing(
+        &self,
+        integration: IntegrationId,
+        run: RunId,
+        row: &ListingRow<'_>,
+    ) -> anyhow::Result<ListingId> {
+        let now = timestamp();
+        let listing = row.listing;
+        let mut statement = self.connection.prepare_cached(
+            "INSERT INTO listings (integration_id, source_id, reference, transaction_kind, property_kind, price,
+                 postal_code, city, title, content_hash, data, raw, first_seen_at, last_changed_at, last_run_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
+        )?;
+        statement.execute(params![
+            integration,
+            listing.source_id,
+            listing.reference,
+            listing.transaction.kind.as_str(),
+            listing.property.kind.as_str(),
+            listing.price.as_ref().map(|price| price.amount),
+            listing.postal_code,
+            listing.city,
+            listing.title,
+            &row.content_hash[..],
+            row.data,
+            row.raw,
+            now,
+            run,
+        ])?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    /// Rewrites a listing whose content changed, and reactivates it if it
+    /// was withdrawn.
+    pub fn update_listing(&self, id: ListingId, run: RunId, row: &ListingRow<'_>) -> anyhow::Result<()> {
+        let listing = row.listing;
+        let mut statement = self.connection.prepare_cached(
+            "UPDATE listings SET reference = ?2, transaction_kind = ?3, property_kind = ?4, price = ?5,
+                 postal_code = ?6, city = ?7, title = ?8, content_hash = ?9, data = ?10, raw = ?11,
+                 last_changed_at = ?12, last_run_id = ?13, withdrawn_at = NULL
+             WHERE id = ?1",
+        )?;
+        statement.execute(params![
+            id,
+            listing.reference,
+            listing.transaction.kind.as_str(),
+            listing.property.kind.as_str(),
+            listing.price.as_ref().map(|price| price.amount),
+            listing.postal_code,
+            listing.city,
+            listing.title,
+            &row.content_hash[..],
+            row.data,
+            row.raw,
+            timestamp(),
+            run,
+        ])?;
+        Ok(())
+    }
+
+    pub fn record_issue(&self, run: RunId, issue: &RecordIssue) -> anyhow::Result<()> {
+        let mut statement = self.connection.prepare_cached(
+            "INSERT INTO run_errors (run_id, severity, file, line, source_id, column_rank, column_name, value, message)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        statement.execute(params![
+            run,
+            issue.severity.as_str(),
+            issue.file,
+            issue.line as i64,
+            issue.source_id,
+            issue.rank.map(|rank| rank as i64),
+            issue.column,
+            issue.value,
+            issue.reason,
+        ])?;
+        Ok(())
+    }
+
+    /// Ids of the integration's listings that are not withdrawn.
+    pub fn active_listing_ids(&self, integration: IntegrationId) -> anyhow::Result<Vec<ListingId>> {
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT id FROM listings WHERE integration_id = ?1 AND withdrawn_at IS NULL")?;
+        let ids = statement
+            .query_map([integration], |row| row.get(0))?
+            .collect::<Result<Vec<ListingId>, _>>()?;
+        Ok(ids)
+    }
+
+    /// Marks listings withdrawn now; rows are kept, never deleted.
+    pub fn withdraw(&self, ids: &[ListingId], run: RunId) -> anyhow::Result<()> {
+        let now = timestamp();
+        let mut statement = self.connection.prepare_cached(
+            "UPDATE listings SET withdrawn_at = ?2, last_changed_at = ?2, last_run_id = ?3 WHERE id = ?1",
+        )?;
+        for id in ids {
+            statement.execute(params![id, now, run])?;
+        }
+        Ok(())
+    }
+
+    pub fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        counts: &RunCounts,
+        guard_reason: Option<&str>,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        self.connection.execute(
+            "UPDATE runs SET finished_at = ?2, status = ?3, seen = ?4, created = ?5, updated = ?6, unchanged = ?7,
+                 withdrawn = ?8, rejected = ?9, skipped = ?10, warnings = ?11, guard_reason = ?12, error = ?13
+             WHERE id = ?1",
+            params![
+                run,
+                timestamp(),
+                status.as_str(),
+                counts.seen as i64,
+                counts.created as i64,
+                counts.updated as i64,
+                counts.unchanged as i64,
+                counts.withdrawn as i64,
+                counts.rejected as i64,
+                counts.skipped as i64,
+                counts.warnings as i64,
+                guard_reason,
+                error,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Remembers a run whose feed was accepted whole, the reference of later guards.
+    pub fn record_good_run(&self, integration: IntegrationId, run: RunId, seen: u64) -> anyhow::Result<()> {
+        self.connection.execute(
+            "UPDATE integrations SET last_good_run_id = ?2, last_seen_count = ?3 WHERE id = ?1",
+            params![integration, run, seen as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn run(&self, id: RunId) -> anyhow::Result<StoredRun> {
+        let run = self.connection.query_row(
+            "SELECT id, status, seen, created, updated, unchanged, withdrawn, rejected, skipped, warnings, guard_reason
+             FROM runs WHERE id = ?1",
+            [id],
+            |row| {
+                let count = |index| row.get::<_, i64>(index).map(|value| value as u64);
+                Ok(StoredRun {
+                    id: row.get(0)?,
+                    status: row.get(1)?,
+                    counts: RunCounts {
+                        seen: count(2)?,
+                        created: count(3)?,
+                        updated: count(4)?,
+                        unchanged: count(5)?,
+                        withdrawn: count(6)?,
+                        rejected: count(7)?,
+                        skipped: count(8)?,
+                        warnings: count(9)?,
+                    },
+                    guard_reason: row.get(10)?,
+                })
+            },
+        )?;
+        Ok(run)
+    }
+
+    /// The underlying connection, for read-only queries in reports and tests.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+}

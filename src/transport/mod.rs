@@ -1,0 +1,3 @@
+//! How CRM payloads reach passerelle. Only local archives exist so far.
+
+pub mod archive;
