@@ -1,1 +1,107 @@
-fn main() {}
+//! Throughput and peak memory of `passerelle parse` and `passerelle import`
+//! on synthetic Poliris exports, measured on the release binary.
+//!
+//! Run with `cargo bench --bench poliris_import`. Set
+//! `PASSERELLE_BENCH_SIZES=10000,100000,300000` to choose the export sizes
+//! (default `10000,100000`). Each figure comes from one run of the binary in
+//! a child process; wall time is measured around it and peak memory is the
+//! child's maximum resident set size reported by `wait4`.
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use passerelle::crm::poliris::synthetic;
+use passerelle::encoding::TextEncoding;
+
+const AGENCY: &str = "BENCH";
+
+struct Measure {
+    elapsed: Duration,
+    peak_rss_kib: i64,
+}
+
+fn main() {
+    let binary = env!("CARGO_BIN_EXE_passerelle");
+    let sizes: Vec<usize> = std::env::var("PASSERELLE_BENCH_SIZES")
+        .unwrap_or_else(|_| "10000,100000".to_string())
+        .split(',')
+        .map(|size| size.trim().parse().expect("PASSERELLE_BENCH_SIZES takes numbers"))
+        .collect();
+    let work = tempfile::tempdir().expect("cannot create a temporary directory");
+
+    println!("| step | listings | file MB | seconds | MB/s | listings/s | peak RSS MiB |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for &count in &sizes {
+        let export = work.path().join(format!("export-{count}.csv"));
+        generate(&export, count);
+        let megabytes = fs::metadata(&export).unwrap().len() as f64 / 1_000_000.0;
+        let export_arg = export.to_str().unwrap();
+
+        let parse = run(binary, &["parse", "--quiet", export_arg]);
+        report("parse (JSON Lines to /dev/null)", count, megabytes, &parse);
+
+        let database = work.path().join(format!("bench-{count}.db"));
+        let database_arg = database.to_str().unwrap();
+        let import_args = [
+            "import",
+            "--quiet",
+            export_arg,
+            "--crm",
+            "poliris",
+            "--agency",
+            AGENCY,
+            "--database",
+            database_arg,
+        ];
+        let first = run(binary, &import_args);
+        report("import into a new SQLite file", count, megabytes, &first);
+        let again = run(binary, &import_args);
+        report("re-import, nothing changed", count, megabytes, &again);
+    }
+}
+
+fn generate(path: &Path, count: usize) {
+    let mut out = BufWriter::new(File::create(path).expect("cannot create the export"));
+    synthetic::write_export(&mut out, AGENCY, count, 42, 0, TextEncoding::Windows1252)
+        .expect("cannot write the export");
+}
+
+/// Runs the binary once and returns its wall time and peak memory.
+fn run(binary: &str, args: &[&str]) -> Measure {
+    let started = Instant::now();
+    let child = Command::new(binary)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("cannot start passerelle");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills in; the pid is our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = started.elapsed();
+    assert_eq!(waited, pid, "wait4 failed");
+    let exit_code = libc::WEXITSTATUS(status);
+    assert!(
+        libc::WIFEXITED(status) && exit_code == 0,
+        "passerelle {args:?} exited with status {exit_code}"
+    );
+    Measure {
+        elapsed,
+        peak_rss_kib: usage.ru_maxrss,
+    }
+}
+
+fn report(step: &str, count: usize, megabytes: f64, measure: &Measure) {
+    let seconds = measure.elapsed.as_secs_f64();
+    println!(
+        "| {step} | {count} | {megabytes:.1} | {seconds:.2} | {:.0} | {:.0} | {:.1} |",
+        megabytes / seconds,
+        count as f64 / seconds,
+        measure.peak_rss_kib as f64 / 1024.0
+    );
+}

@@ -13,9 +13,10 @@ use serde::Serialize;
 
 /// A text encoding passerelle reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum TextEncoding {
+    #[serde(rename = "utf-8")]
     Utf8,
+    #[serde(rename = "windows-1252")]
     Windows1252,
 }
 

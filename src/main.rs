@@ -7,6 +7,11 @@ use passerelle::cli::Cli;
 use passerelle::exit::ExitStatus;
 use passerelle::report::Reporter;
 
+/// The import moves listings between two threads; glibc's allocator
+/// serializes the frees on one lock, mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut reporter = Reporter::new(cli.quiet);

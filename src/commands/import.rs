@@ -11,7 +11,7 @@ use crate::store::{RunStatus, SqliteStore};
 
 pub fn run(args: &ImportArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     let package = PolirisPackage::open(&args.input.input)?;
-    let store = SqliteStore::open(&args.database)?;
+    let mut store = SqliteStore::open(&args.database)?;
     let mut agents = AgentMapping::default();
     for (key, agent) in &args.agents {
         agents.insert(key, agent);
@@ -26,7 +26,7 @@ pub fn run(args: &ImportArgs, reporter: &mut Reporter) -> anyhow::Result<ExitSta
         allow_mass_withdrawal: args.allow_mass_withdrawal,
         dry_run: args.dry_run,
     };
-    let summary = pipeline::import_poliris(&store, &package, &options, reporter)
+    let summary = pipeline::import_poliris(&mut store, &package, &options, reporter)
         .with_context(|| format!("import of {} failed", args.input.input.display()))?;
 
     match args.format {

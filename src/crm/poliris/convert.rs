@@ -258,6 +258,7 @@ impl<'a> Fields<'a, '_> {
         (!value.is_empty()).then_some(value)
     }
 
+    /// Records in the trace, when there is one, that `rank` filled `field`.
     fn note(&mut self, rank: usize, field: &'static str, value: impl Display) {
         if let Some(trace) = self.trace.as_deref_mut() {
             trace.push(TraceEntry {
@@ -285,7 +286,7 @@ impl<'a> Fields<'a, '_> {
         if value.is_empty() {
             return None;
         }
-        self.note(rank, field, format!("{value:?}"));
+        self.note(rank, field, format_args!("{value:?}"));
         Some(value)
     }
 

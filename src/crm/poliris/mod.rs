@@ -13,6 +13,7 @@ pub mod columns;
 pub mod convert;
 pub mod package;
 pub mod reader;
+pub mod synthetic;
 pub mod values;
 
 use std::borrow::Cow;
