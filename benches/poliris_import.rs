@@ -72,6 +72,7 @@ fn generate(path: &Path, count: usize) {
 /// Runs the binary once and returns its wall time and peak memory.
 fn run(binary: &str, args: &[&str]) -> Measure {
     let started = Instant::now();
+    #[allow(clippy::zombie_processes, reason = "wait4 below reaps the child")]
     let child = Command::new(binary)
         .args(args)
         .stdout(Stdio::null())

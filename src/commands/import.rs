@@ -33,6 +33,7 @@ pub fn run(args: &ImportArgs, reporter: &mut Reporter) -> anyhow::Result<ExitSta
         SummaryFormat::Json => reporter.data(&serde_json::to_string(&summary)?)?,
         SummaryFormat::Text => print_summary(&summary, &options, reporter),
     }
+    print_alerts(&summary, reporter);
     reporter.flush()?;
     Ok(match summary.status {
         RunStatus::Succeeded => ExitStatus::Success,
@@ -65,7 +66,12 @@ fn print_summary(summary: &RunSummary, options: &ImportOptions, reporter: &mut R
         counts.rejected,
         counts.warnings
     ));
-    if counts.skipped > 0 {
+    reporter.info(&format!("  status: {}", summary.status.as_str()));
+}
+
+/// Prints what an operator must act on, whatever the summary format.
+fn print_alerts(summary: &RunSummary, reporter: &mut Reporter) {
+    if summary.counts.skipped > 0 {
         let agencies: Vec<String> = summary
             .other_agencies
             .iter()
@@ -73,12 +79,11 @@ fn print_summary(summary: &RunSummary, options: &ImportOptions, reporter: &mut R
             .collect();
         reporter.warn(&format!(
             "skipped {} records of other agencies: {}; import them with --agency CODE",
-            counts.skipped,
+            summary.counts.skipped,
             agencies.join(", ")
         ));
     }
     if let Some(reason) = &summary.guard_reason {
         reporter.error(&format!("guard tripped, nothing withdrawn: {reason}"));
     }
-    reporter.info(&format!("  status: {}", summary.status.as_str()));
 }

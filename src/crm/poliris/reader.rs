@@ -448,4 +448,102 @@ mod tests {
         while reader.read_record().unwrap().is_some() {}
         assert_eq!(reader.lines_read(), 3);
     }
+
+    /// A source that hands out its bytes in chunks of the given sizes, to
+    /// cut records, separators and quotes at every possible place.
+    struct Chunked<'a> {
+        bytes: &'a [u8],
+        sizes: Vec<usize>,
+        next: usize,
+    }
+
+    impl io::Read for Chunked<'_> {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            let size = self.sizes[self.next % self.sizes.len()].max(1);
+            self.next += 1;
+            let count = size.min(buffer.len()).min(self.bytes.len());
+            buffer[..count].copy_from_slice(&self.bytes[..count]);
+            self.bytes = &self.bytes[count..];
+            Ok(count)
+        }
+    }
+
+    fn read_chunked(bytes: &[u8], sizes: Vec<usize>) -> Vec<Vec<Vec<u8>>> {
+        let source = io::BufReader::with_capacity(
+            7,
+            Chunked {
+                bytes,
+                sizes,
+                next: 0,
+            },
+        );
+        let mut reader = RecordReader::new(source);
+        let mut records = Vec::new();
+        while let Some(record) = reader.read_record().unwrap() {
+            records.push(record.fields().map(<[u8]>::to_vec).collect());
+        }
+        records
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_bytes(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            sizes in proptest::collection::vec(1usize..64, 1..8),
+        ) {
+            let records = read_chunked(&bytes, sizes);
+            proptest::prop_assert!(records.len() <= bytes.len());
+        }
+
+        #[test]
+        fn never_panics_on_poliris_like_bytes(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(&b"\""[..]),
+                    proptest::strategy::Just(&b"!#"[..]),
+                    proptest::strategy::Just(&b"!"[..]),
+                    proptest::strategy::Just(&b"#"[..]),
+                    proptest::strategy::Just(&b" "[..]),
+                    proptest::strategy::Just(&b"\r\n"[..]),
+                    proptest::strategy::Just(&b"\n"[..]),
+                    proptest::strategy::Just(&b"\xEF\xBB\xBF"[..]),
+                    proptest::strategy::Just(&b"abc"[..]),
+                    proptest::strategy::Just(&b"\xE9"[..]),
+                ],
+                0..300,
+            ),
+            sizes in proptest::collection::vec(1usize..16, 1..8),
+        ) {
+            let bytes: Vec<u8> = pieces.concat();
+            let records = read_chunked(&bytes, sizes);
+            proptest::prop_assert!(records.len() <= bytes.len());
+        }
+
+        #[test]
+        fn written_records_read_back(
+            records in proptest::collection::vec(
+                proptest::collection::vec("[^\"\r\n!]{0,12}", 1..40),
+                1..20,
+            ),
+            crlf in proptest::prelude::any::<bool>(),
+            trailing_separator in proptest::prelude::any::<bool>(),
+            sizes in proptest::collection::vec(1usize..32, 1..8),
+        ) {
+            let mut bytes = Vec::new();
+            for fields in &records {
+                let quoted: Vec<String> = fields.iter().map(|field| format!("\"{field}\"")).collect();
+                bytes.extend_from_slice(quoted.join("!#").as_bytes());
+                if trailing_separator {
+                    bytes.extend_from_slice(b"!#");
+                }
+                bytes.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+            }
+            let read = read_chunked(&bytes, sizes);
+            let expected: Vec<Vec<Vec<u8>>> = records
+                .iter()
+                .map(|fields| fields.iter().map(|field| field.as_bytes().to_vec()).collect())
+                .collect();
+            proptest::prop_assert_eq!(read, expected);
+        }
+    }
 }

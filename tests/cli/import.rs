@@ -1,0 +1,415 @@
+//! `passerelle import` into a real SQLite file: upserts, snapshots,
+//! withdrawals and their guards, rejected records, dry runs.
+
+use std::path::Path;
+
+use passerelle::crm::poliris::synthetic;
+use passerelle::encoding::TextEncoding;
+use serde_json::Value;
+
+use crate::support::{active_source_ids, counts, fixture, import, open_database, passerelle};
+
+const OUEST: &str = "AGENCE-OUEST";
+
+fn run_row(database: &Path, run: i64) -> (String, Option<String>) {
+    open_database(database)
+        .query_row(
+            "SELECT status, guard_reason FROM runs WHERE id = ?1",
+            [run],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap()
+}
+
+#[test]
+fn first_import_creates_every_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let imported = import(&database, &fixture("snapshot-1.csv"), OUEST, &[]);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    assert_eq!(counts(&imported.summary), (5, 0, 0, 0, 0));
+    assert_eq!(imported.summary["status"], "succeeded");
+    assert_eq!(
+        active_source_ids(&database, OUEST),
+        ["OUEST-001", "OUEST-002", "OUEST-003", "OUEST-004", "OUEST-005"]
+    );
+}
+
+#[test]
+fn same_file_twice_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    import(&database, &fixture("snapshot-1.csv"), OUEST, &[]);
+    let again = import(&database, &fixture("snapshot-1.csv"), OUEST, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(counts(&again.summary), (0, 0, 5, 0, 0));
+}
+
+#[test]
+fn later_snapshot_applies_the_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    import(&database, &fixture("snapshot-1.csv"), OUEST, &[]);
+    let second = import(&database, &fixture("snapshot-2.csv"), OUEST, &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(counts(&second.summary), (1, 2, 2, 1, 0));
+    assert_eq!(
+        active_source_ids(&database, OUEST),
+        ["OUEST-001", "OUEST-002", "OUEST-003", "OUEST-004", "OUEST-006"]
+    );
+
+    let connection = open_database(&database);
+    let (price, withdrawn_at): (f64, Option<String>) = connection
+        .query_row(
+            "SELECT price, withdrawn_at FROM listings WHERE source_id = 'OUEST-003'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(price, 299_000.0);
+    assert_eq!(withdrawn_at, None);
+    let kept: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM listings WHERE source_id = 'OUEST-005' AND withdrawn_at IS NOT NULL",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 1, "a withdrawn listing is kept, marked withdrawn");
+}
+
+#[test]
+fn returning_listing_is_reactivated() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    import(&database, &fixture("snapshot-1.csv"), OUEST, &[]);
+    import(&database, &fixture("snapshot-2.csv"), OUEST, &[]);
+    let id_before: i64 = open_database(&database)
+        .query_row(
+            "SELECT id FROM listings WHERE source_id = 'OUEST-005'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+
+    let back = import(&database, &fixture("snapshot-1.csv"), OUEST, &[]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_eq!(
+        counts(&back.summary),
+        (0, 3, 2, 1, 0),
+        "005 back, 003 and 004 reverted, 006 gone"
+    );
+    let id_after: i64 = open_database(&database)
+        .query_row(
+            "SELECT id FROM listings WHERE source_id = 'OUEST-005' AND withdrawn_at IS NULL",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(id_before, id_after, "the listing keeps its identity");
+}
+
+#[test]
+fn empty_file_trips_guard_and_withdraws_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    import(&database, &fixture("snapshot-1.csv"), OUEST, &[]);
+    let empty = import(&database, &fixture("empty.csv"), OUEST, &[]);
+    assert_eq!(empty.code, 4, "{}", empty.stderr);
+    assert_eq!(empty.summary["status"], "guard_tripped");
+    assert_eq!(counts(&empty.summary), (0, 0, 0, 0, 0));
+    assert!(
+        empty.stderr.contains("guard tripped, nothing withdrawn"),
+        "{}",
+        empty.stderr
+    );
+    assert_eq!(active_source_ids(&database, OUEST).len(), 5);
+
+    let run = empty.summary["run_id"].as_i64().unwrap();
+    let (status, reason) = run_row(&database, run);
+    assert_eq!(status, "guard_tripped");
+    assert!(reason.unwrap().contains("no valid listing"));
+}
+
+#[test]
+fn empty_file_on_new_agency_trips_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let empty = import(&database, &fixture("empty.csv"), "NEW-AGENCY", &[]);
+    assert_eq!(empty.code, 4, "{}", empty.stderr);
+}
+
+#[test]
+fn shrunken_snapshot_trips_guard_until_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    import(&database, &fixture("snapshot-1.csv"), OUEST, &[]);
+    let shrunk = dir.path().join("Annonces.csv");
+    let lines: Vec<String> = std::fs::read_to_string(fixture("snapshot-1.csv"))
+        .unwrap()
+        .lines()
+        .take(2)
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&shrunk, lines.concat()).unwrap();
+
+    let guarded = import(&database, &shrunk, OUEST, &[]);
+    assert_eq!(guarded.code, 4, "{}", guarded.stderr);
+    assert_eq!(counts(&guarded.summary), (0, 0, 2, 0, 0));
+    assert!(
+        guarded.summary["guard_reason"]
+            .as_str()
+            .unwrap()
+            .contains("would withdraw 3 of 5 active listings"),
+        "{}",
+        guarded.summary
+    );
+    assert_eq!(active_source_ids(&database, OUEST).len(), 5);
+
+    let forced = import(&database, &shrunk, OUEST, &["--allow-mass-withdrawal"]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert_eq!(counts(&forced.summary), (0, 0, 2, 3, 0));
+    assert_eq!(active_source_ids(&database, OUEST), ["OUEST-001", "OUEST-002"]);
+}
+
+#[test]
+fn rejected_records_are_stored_with_locators() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let imported = import(&database, &fixture("rejects.csv"), "AGENCE-EST", &[]);
+    assert_eq!(imported.code, 1, "{}", imported.stderr);
+    assert_eq!(imported.summary["status"], "partial");
+    assert_eq!(counts(&imported.summary), (2, 0, 0, 0, 2));
+    assert_eq!(
+        active_source_ids(&database, "AGENCE-EST"),
+        ["EST-0501", "EST-0504"]
+    );
+
+    let connection = open_database(&database);
+    let mut statement = connection
+        .prepare("SELECT line, column_rank, column_name, value FROM run_errors WHERE severity = 'rejected' ORDER BY line")
+        .unwrap();
+    let rows: Vec<(i64, Option<i64>, Option<String>, Option<String>)> = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].0, 2);
+    assert_eq!(rows[0].1, Some(13));
+    assert_eq!(
+        rows[1],
+        (
+            3,
+            Some(3),
+            Some("Type d'annonce".to_string()),
+            Some("échange".to_string())
+        )
+    );
+}
+
+#[test]
+fn duplicate_source_id_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let text = std::fs::read_to_string(fixture("snapshot-1.csv")).unwrap();
+    let first_line = text.lines().next().unwrap();
+    let doubled = dir.path().join("Annonces.csv");
+    std::fs::write(&doubled, format!("{text}{first_line}\n")).unwrap();
+
+    let imported = import(&database, &doubled, OUEST, &[]);
+    assert_eq!(imported.code, 1, "{}", imported.stderr);
+    assert_eq!(counts(&imported.summary), (5, 0, 0, 0, 1));
+    assert!(
+        imported.stderr.contains(
+            "Annonces.csv:6: duplicate listing: source id \"OUEST-001\" was already read at line 1"
+        ),
+        "{}",
+        imported.stderr
+    );
+}
+
+#[test]
+fn other_agencies_in_grouped_file_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let grouped = dir.path().join("Annonces.csv");
+    let ouest = std::fs::read_to_string(fixture("snapshot-1.csv")).unwrap();
+    let est = std::fs::read_to_string(fixture("rejects.csv")).unwrap();
+    std::fs::write(&grouped, format!("{ouest}{est}")).unwrap();
+
+    let imported = import(&database, &grouped, OUEST, &[]);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    assert_eq!(counts(&imported.summary), (5, 0, 0, 0, 0));
+    assert_eq!(imported.summary["counts"]["skipped"], 4);
+    assert_eq!(imported.summary["other_agencies"]["AGENCE-EST"], 4);
+    assert!(
+        imported
+            .stderr
+            .contains("skipped 4 records of other agencies: AGENCE-EST (4)"),
+        "{}",
+        imported.stderr
+    );
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    import(&database, &fixture("snapshot-1.csv"), OUEST, &[]);
+    let dry = import(&database, &fixture("snapshot-2.csv"), OUEST, &["--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(counts(&dry.summary), (1, 2, 2, 1, 0), "the counts of a real run");
+    assert_eq!(dry.summary["run_id"], Value::Null);
+    assert_eq!(
+        active_source_ids(&database, OUEST),
+        ["OUEST-001", "OUEST-002", "OUEST-003", "OUEST-004", "OUEST-005"]
+    );
+    let runs: i64 = open_database(&database)
+        .query_row("SELECT count(*) FROM runs", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(runs, 1, "the dry run left no run row");
+}
+
+#[test]
+fn agent_mapping_and_organization_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let imported = import(
+        &database,
+        &fixture("cp1252-crlf.csv"),
+        "AGENCE-SUD",
+        &[
+            "--agent",
+            "NEG-07=helene",
+            "--organization",
+            "org-42",
+            "--default-agent",
+            "desk",
+        ],
+    );
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    let data: String = open_database(&database)
+        .query_row(
+            "SELECT data FROM listings WHERE source_id = 'SUD-77101'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let listing: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(listing["agent"], "helene");
+    assert_eq!(listing["organization"], "org-42");
+    assert_eq!(listing["agency_code"], "AGENCE-SUD");
+}
+
+#[test]
+fn raw_record_keeps_no_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    import(&database, &fixture("cp1252-crlf.csv"), "AGENCE-SUD", &[]);
+    let raw: String = open_database(&database)
+        .query_row(
+            "SELECT raw FROM listings WHERE source_id = 'SUD-77101'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let columns: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(columns["20"], "Bastide d’architecte – piscine et oliveraie");
+    assert_eq!(columns["11"], "1850000");
+    for rank in 114..=122 {
+        assert!(columns.get(rank.to_string()).is_none(), "rank {rank} was kept");
+    }
+    assert!(!raw.contains("Dupont"));
+}
+
+#[test]
+fn zip_delivery_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let imported = import(&database, &fixture("lowercase-members.zip"), "AGENCE-ZIP", &[]);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    assert_eq!(counts(&imported.summary), (2, 0, 0, 0, 0));
+    assert!(
+        imported.summary["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("lowercase-members.zip!Annonces.csv")
+    );
+}
+
+#[test]
+fn unknown_crm_is_a_usage_error() {
+    let output = passerelle()
+        .args(["import", "x.csv", "--crm", "nosuchcrm", "--agency", "A"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("possible values: poliris"), "{stderr}");
+}
+
+#[test]
+fn unreadable_database_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_database = dir.path().join("notes.db");
+    std::fs::write(&not_a_database, "these are notes, not SQLite").unwrap();
+    let output = passerelle()
+        .arg("import")
+        .arg(fixture("snapshot-1.csv"))
+        .args(["--crm", "poliris", "--agency", OUEST, "--database"])
+        .arg(&not_a_database)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot use SQLite database"), "{stderr}");
+    assert!(stderr.contains("notes.db"), "{stderr}");
+}
+
+/// Kills imports of a large export at several moments, then checks that the
+/// database holds no duplicate and a final run completes the work.
+#[test]
+fn killed_import_resumes_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let export = dir.path().join("Annonces.csv");
+    let mut file = std::fs::File::create(&export).unwrap();
+    synthetic::write_export(&mut file, "BIG", 20_000, 11, 0, TextEncoding::Windows1252).unwrap();
+    drop(file);
+
+    for delay_ms in [40, 120, 300] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("passerelle"))
+            .arg("import")
+            .arg(&export)
+            .args(["--quiet", "--crm", "poliris", "--agency", "BIG", "--database"])
+            .arg(&database)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+
+    let last = import(&database, &export, "BIG", &[]);
+    assert_eq!(last.code, 0, "{}", last.stderr);
+    let (created, updated, unchanged, withdrawn, rejected) = counts(&last.summary);
+    assert_eq!(created + unchanged, 20_000, "{}", last.summary);
+    assert_eq!((updated, withdrawn, rejected), (0, 0, 0));
+
+    let connection = open_database(&database);
+    let (rows, distinct): (i64, i64) = connection
+        .query_row(
+            "SELECT count(*), count(DISTINCT source_id) FROM listings",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((rows, distinct), (20_000, 20_000));
+    let running: i64 = connection
+        .query_row("SELECT count(*) FROM runs WHERE status = 'running'", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(running, 0, "killed runs are marked interrupted by the next run");
+}

@@ -1,0 +1,126 @@
+//! Helpers shared by the command-line tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// The `passerelle` binary built for these tests.
+pub fn passerelle() -> Command {
+    Command::cargo_bin("passerelle").expect("the passerelle binary is built")
+}
+
+/// A file under `fixtures/poliris/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/poliris")
+        .join(name)
+}
+
+/// The real Poliris exports beside the repository, or `None` with a visible
+/// message when they are absent (a clone outside the project workspace).
+pub fn samples_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/poliris");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: real Poliris samples not found at {}", dir.display());
+        None
+    }
+}
+
+/// Runs `passerelle parse` and returns its output and the listings it printed.
+pub fn parse(args: &[&str]) -> (Output, Vec<Value>) {
+    let output = passerelle().arg("parse").args(args).output().unwrap();
+    let listings = String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
+        .collect();
+    (output, listings)
+}
+
+/// Returns the listing with this source id.
+pub fn by_source_id<'a>(listings: &'a [Value], source_id: &str) -> &'a Value {
+    listings
+        .iter()
+        .find(|listing| listing["source_id"] == source_id)
+        .unwrap_or_else(|| panic!("no listing with source id {source_id}"))
+}
+
+/// Result of one `passerelle import` run.
+pub struct Imported {
+    pub code: i32,
+    pub summary: Value,
+    pub stderr: String,
+}
+
+/// Runs `passerelle import --format json` into `database`.
+pub fn import(database: &Path, input: &Path, agency: &str, extra: &[&str]) -> Imported {
+    let output = passerelle()
+        .arg("import")
+        .arg(input)
+        .args([
+            "--crm",
+            "poliris",
+            "--agency",
+            agency,
+            "--format",
+            "json",
+            "--database",
+        ])
+        .arg(database)
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|error| panic!("no JSON summary ({error}); stdout: {stdout}; stderr: {stderr}"));
+    Imported {
+        code: output.status.code().unwrap_or(-1),
+        summary,
+        stderr,
+    }
+}
+
+/// The run counts of a summary as (created, updated, unchanged, withdrawn, rejected).
+pub fn counts(summary: &Value) -> (u64, u64, u64, u64, u64) {
+    let counts = &summary["counts"];
+    let number = |name: &str| counts[name].as_u64().unwrap();
+    (
+        number("created"),
+        number("updated"),
+        number("unchanged"),
+        number("withdrawn"),
+        number("rejected"),
+    )
+}
+
+pub fn open_database(path: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}
+
+/// Source ids of the listings of an agency that are not withdrawn, sorted.
+pub fn active_source_ids(database: &Path, agency: &str) -> Vec<String> {
+    let connection = open_database(database);
+    let mut statement = connection
+        .prepare(
+            "SELECT l.source_id FROM listings l JOIN integrations i ON i.id = l.integration_id
+             WHERE i.agency_code = ?1 AND l.withdrawn_at IS NULL ORDER BY l.source_id",
+        )
+        .unwrap();
+    statement
+        .query_map([agency], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Copies a fixture into `dir` and returns the copy's path.
+pub fn copy_fixture(name: &str, dir: &Path) -> PathBuf {
+    let target = dir.join(name);
+    std::fs::copy(fixture(name), &target).unwrap();
+    target
+}
