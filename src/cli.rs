@@ -8,15 +8,34 @@ use crate::encoding::TextEncoding;
 
 /// Import real-estate listings exported by CRMs into one property database.
 #[derive(Debug, Parser)]
-#[command(name = "passerelle", version, about, propagate_version = true)]
+#[command(
+    name = "passerelle",
+    version,
+    about,
+    propagate_version = true,
+    after_long_help = EXIT_STATUS_HELP
+)]
 pub struct Cli {
     /// Print only errors and rejected records on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when
+    /// it exists].
+    #[arg(long, global = true, value_name = "PATH", env = "PASSERELLE_CONFIG")]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// Exit statuses, shown by `--help` and in the man page.
+pub const EXIT_STATUS_HELP: &str = "Exit status:
+  0  success
+  1  finished, but some records were rejected
+  2  invalid arguments or settings file
+  3  the input could not be read, or the database could not be opened or written
+  4  a safety guard kept listings from being withdrawn";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -30,6 +49,25 @@ pub enum Command {
     /// Listings missing from the export are marked withdrawn, unless a guard
     /// finds the export empty or shrunk by more than half.
     Import(ImportArgs),
+    /// Print a shell completion script to stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page to stdout, or write every page to a directory.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to write the completion script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write passerelle.1 and one page per subcommand (passerelle-import.1, …)
+    /// into this directory instead of printing passerelle.1.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
 }
 
 /// Input options shared by `parse` and `import`.
@@ -68,24 +106,25 @@ pub struct ImportArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// CRM the export comes from.
+    /// Integration to import for, by its `name` in the settings file; it
+    /// supplies the CRM, agency, organization and agent mapping.
+    #[arg(long, value_name = "NAME")]
+    pub integration: Option<String>,
+
+    /// CRM the export comes from (or from --integration).
     #[arg(long, value_enum)]
-    pub crm: CrmArg,
+    pub crm: Option<CrmArg>,
 
     /// The agency's code in the CRM (Poliris column 1). Records of other
     /// agencies in a grouped file are skipped; `passerelle parse` lists the
     /// codes a file holds.
     #[arg(long, value_name = "CODE")]
-    pub agency: String,
+    pub agency: Option<String>,
 
-    /// SQLite database file, created when missing.
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "PASSERELLE_DATABASE",
-        default_value = "passerelle.db"
-    )]
-    pub database: PathBuf,
+    /// SQLite database file, created when missing [default: passerelle.db,
+    /// or `database.path` of the settings file].
+    #[arg(long, value_name = "PATH", env = "PASSERELLE_DATABASE")]
+    pub database: Option<PathBuf>,
 
     /// Organization the listings belong to on our side.
     #[arg(long)]
@@ -144,6 +183,10 @@ impl CrmArg {
         match self {
             Self::Poliris => "poliris",
         }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        <Self as ValueEnum>::from_str(code, true).ok()
     }
 }
 

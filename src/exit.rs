@@ -1,5 +1,6 @@
 //! Exit statuses, documented in the README and the man page.
 
+use crate::config::ConfigError;
 use crate::crm::poliris::PackageError;
 use crate::transport::archive::ArchiveError;
 
@@ -9,7 +10,7 @@ pub enum ExitStatus {
     Success = 0,
     /// Finished, but some records were rejected.
     RecordsRejected = 1,
-    /// Invalid arguments (clap exits with 2 itself).
+    /// Invalid arguments or settings file (clap exits with 2 itself).
     Usage = 2,
     /// The input could not be read, or the database could not be opened
     /// or written.
@@ -30,7 +31,10 @@ impl ExitStatus {
             .any(|cause| cause.is::<PackageError>() || cause.is::<ArchiveError>());
         if about_input {
             Self::Unreadable
-        } else if error.chain().any(|cause| cause.is::<UsageError>()) {
+        } else if error
+            .chain()
+            .any(|cause| cause.is::<UsageError>() || cause.is::<ConfigError>())
+        {
             Self::Usage
         } else {
             Self::Unreadable

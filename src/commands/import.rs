@@ -3,25 +3,23 @@
 use anyhow::Context;
 
 use crate::cli::{ImportArgs, SummaryFormat};
-use crate::crm::poliris::{AgentMapping, PolirisPackage};
+use crate::config::{self, ConfigFile};
+use crate::crm::poliris::PolirisPackage;
 use crate::exit::ExitStatus;
 use crate::pipeline::{self, ImportOptions, RunSummary};
 use crate::report::Reporter;
 use crate::store::{RunStatus, SqliteStore};
 
-pub fn run(args: &ImportArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
+pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
+    let settings = config::resolve_import(args, config)?;
     let package = PolirisPackage::open(&args.input.input)?;
-    let mut store = SqliteStore::open(&args.database)?;
-    let mut agents = AgentMapping::default();
-    for (key, agent) in &args.agents {
-        agents.insert(key, agent);
-    }
+    let mut store = SqliteStore::open(&settings.database)?;
     let options = ImportOptions {
-        crm: args.crm.code().to_string(),
-        agency_code: args.agency.trim().to_string(),
-        organization: args.organization.clone(),
-        agents,
-        default_agent: args.default_agent.clone(),
+        crm: settings.crm.clone(),
+        agency_code: settings.agency.clone(),
+        organization: settings.organization.clone(),
+        agents: settings.agent_mapping(),
+        default_agent: settings.default_agent.clone(),
         encoding: args.input.encoding.forced(),
         allow_mass_withdrawal: args.allow_mass_withdrawal,
         dry_run: args.dry_run,

@@ -1,10 +1,12 @@
 //! One module per subcommand; each takes its parsed arguments and the
 //! reporter and returns the exit status.
 
+pub mod docs;
 pub mod import;
 pub mod parse;
 
 use crate::cli::{Cli, Command};
+use crate::config;
 use crate::exit::ExitStatus;
 use crate::report::Reporter;
 
@@ -15,6 +17,11 @@ use crate::report::Reporter;
 pub fn run(cli: Cli, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Parse(args) => parse::run(&args, reporter),
-        Command::Import(args) => import::run(&args, reporter),
+        Command::Import(args) => {
+            let config = config::load(cli.config.as_deref())?;
+            import::run(&args, &config, reporter)
+        }
+        Command::Completions(args) => docs::completions(&args, reporter),
+        Command::Man(args) => docs::man(&args, reporter),
     }
 }

@@ -189,7 +189,8 @@ fn rejected_records_are_stored_with_locators() {
     let mut statement = connection
         .prepare("SELECT line, column_rank, column_name, value FROM run_errors WHERE severity = 'rejected' ORDER BY line")
         .unwrap();
-    let rows: Vec<(i64, Option<i64>, Option<String>, Option<String>)> = statement
+    type Locator = (i64, Option<i64>, Option<String>, Option<String>);
+    let rows: Vec<Locator> = statement
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
         .unwrap()
         .collect::<Result<_, _>>()
@@ -412,4 +413,73 @@ fn killed_import_resumes_without_duplicates() {
         })
         .unwrap();
     assert_eq!(running, 0, "killed runs are marked interrupted by the next run");
+}
+
+#[test]
+fn settings_file_supplies_the_integration() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("passerelle.toml");
+    std::fs::write(
+        &settings,
+        r#"
+[database]
+path = "from-settings.db"
+
+[[integrations]]
+name = "sud"
+crm = "poliris"
+agency = "AGENCE-SUD"
+organization = "org-sud"
+
+[integrations.agents]
+"neg-07" = "helene"
+"#,
+    )
+    .unwrap();
+    let output = passerelle()
+        .args(["import", "--integration", "sud", "--format", "json", "--config"])
+        .arg(&settings)
+        .arg(fixture("cp1252-crlf.csv"))
+        .env_remove("PASSERELLE_DATABASE")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let database = dir.path().join("from-settings.db");
+    assert!(
+        database.is_file(),
+        "the database path is relative to the settings file"
+    );
+    let data: String = open_database(&database)
+        .query_row(
+            "SELECT data FROM listings WHERE source_id = 'SUD-77101'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let listing: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(listing["organization"], "org-sud");
+    assert_eq!(listing["agent"], "helene");
+}
+
+#[test]
+fn invalid_settings_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("passerelle.toml");
+    std::fs::write(&settings, "[database]\npth = \"x.db\"\n").unwrap();
+    let output = passerelle()
+        .args(["import", "--crm", "poliris", "--agency", "A", "--config"])
+        .arg(&settings)
+        .arg(fixture("snapshot-1.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid settings file"), "{stderr}");
+    assert!(stderr.contains("unknown field `pth`"), "{stderr}");
 }

@@ -6,9 +6,15 @@ use std::process::Output;
 use assert_cmd::Command;
 use serde_json::Value;
 
-/// The `passerelle` binary built for these tests.
+/// The `passerelle` binary built for these tests, shielded from the
+/// settings of the person running them.
 pub fn passerelle() -> Command {
-    Command::cargo_bin("passerelle").expect("the passerelle binary is built")
+    let mut command = Command::cargo_bin("passerelle").expect("the passerelle binary is built");
+    command
+        .env("XDG_CONFIG_HOME", "/nonexistent/passerelle-tests")
+        .env_remove("PASSERELLE_CONFIG")
+        .env_remove("PASSERELLE_DATABASE");
+    command
 }
 
 /// A file under `fixtures/poliris/`.
@@ -116,11 +122,4 @@ pub fn active_source_ids(database: &Path, agency: &str) -> Vec<String> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
-}
-
-/// Copies a fixture into `dir` and returns the copy's path.
-pub fn copy_fixture(name: &str, dir: &Path) -> PathBuf {
-    let target = dir.join(name);
-    std::fs::copy(fixture(name), &target).unwrap();
-    target
 }

@@ -1,0 +1,335 @@
+//! The settings file and the one place where flags, environment variables,
+//! the file and defaults are merged.
+//!
+//! Precedence, highest first: a command-line flag, its environment variable
+//! (clap reads both into the same argument), the settings file, the default.
+//! The file is the one named by `--config` or `PASSERELLE_CONFIG`, else
+//! `$XDG_CONFIG_HOME/passerelle/config.toml` (`~/.config/…`) when it exists.
+//! `config.example.toml` documents every key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::{CrmArg, ImportArgs};
+use crate::crm::poliris::AgentMapping;
+use crate::exit::UsageError;
+
+/// Database file used when no flag, variable or setting names one.
+pub const DEFAULT_DATABASE: &str = "passerelle.db";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub database: DatabaseSection,
+    #[serde(default)]
+    pub integrations: Vec<IntegrationConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// SQLite file; a relative path is taken from the settings file's folder.
+    pub path: Option<PathBuf>,
+}
+
+/// One agency's link to one CRM.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationConfig {
+    pub name: String,
+    pub crm: String,
+    pub agency: String,
+    pub organization: Option<String>,
+    pub default_agent: Option<String>,
+    /// CRM negotiator code or contact e-mail → agent on our side.
+    #[serde(default)]
+    pub agents: BTreeMap<String, String>,
+}
+
+/// A settings file that cannot be used; the command stops with exit status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read settings file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid settings file {path}")]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+}
+
+/// Reads the settings file named by `explicit` (`--config` or
+/// `PASSERELLE_CONFIG`), else the default location if a file is there,
+/// else returns empty settings.
+///
+/// # Errors
+/// A named file that is missing, or any file that is not valid.
+pub fn load(explicit: Option<&Path>) -> anyhow::Result<ConfigFile> {
+    let path = match explicit {
+        Some(path) => path.to_path_buf(),
+        None => match default_location().filter(|path| path.is_file()) {
+            Some(path) => path,
+            None => return Ok(ConfigFile::default()),
+        },
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let mut config: ConfigFile = toml::from_str(&text).map_err(|source| ConfigError::Invalid {
+        path: path.clone(),
+        source: Box::new(source),
+    })?;
+    if let (Some(database), Some(folder)) = (&config.database.path, path.parent())
+        && database.is_relative()
+    {
+        config.database.path = Some(folder.join(database));
+    }
+    Ok(config)
+}
+
+fn default_location() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("passerelle").join("config.toml"))
+}
+
+/// Everything an import needs, once all sources are merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportSettings {
+    pub database: PathBuf,
+    pub crm: String,
+    pub agency: String,
+    pub organization: Option<String>,
+    pub default_agent: Option<String>,
+    pub agents: BTreeMap<String, String>,
+}
+
+impl ImportSettings {
+    pub fn agent_mapping(&self) -> AgentMapping {
+        let mut mapping = AgentMapping::default();
+        for (key, agent) in &self.agents {
+            mapping.insert(key, agent);
+        }
+        mapping
+    }
+}
+
+/// Merges the import's flags with the settings file.
+///
+/// The integration is the one `--integration` names, else the one whose
+/// CRM and agency match the flags, if any. Flags win over its settings;
+/// `--agent` pairs are added to its agent mapping.
+///
+/// # Errors
+/// An unknown integration name, or no CRM or agency from any source.
+pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<ImportSettings> {
+    let crm_flag = args.crm.map(CrmArg::code);
+    let integration = match &args.integration {
+        Some(name) => Some(
+            file.integrations
+                .iter()
+                .find(|entry| &entry.name == name)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = file
+                        .integrations
+                        .iter()
+                        .map(|entry| entry.name.as_str())
+                        .collect();
+                    UsageError(format!(
+                        "no integration named `{name}` in the settings file; known: {}",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ))
+                })?,
+        ),
+        None => file.integrations.iter().find(|entry| {
+            Some(entry.crm.as_str()) == crm_flag && args.agency.as_deref() == Some(entry.agency.as_str())
+        }),
+    };
+
+    let crm = crm_flag
+        .map(str::to_string)
+        .or_else(|| integration.map(|entry| entry.crm.clone()))
+        .ok_or_else(|| {
+            UsageError("missing --crm (or --integration NAME from the settings file)".to_string())
+        })?;
+    if CrmArg::from_code(&crm).is_none() {
+        return Err(UsageError(format!(
+            "unknown CRM `{crm}` in the settings file; known: poliris"
+        ))
+        .into());
+    }
+    let agency = args
+        .agency
+        .clone()
+        .or_else(|| integration.map(|entry| entry.agency.clone()))
+        .ok_or_else(|| {
+            UsageError("missing --agency CODE (or --integration NAME from the settings file)".to_string())
+        })?;
+
+    let mut agents = integration.map(|entry| entry.agents.clone()).unwrap_or_default();
+    agents.extend(args.agents.iter().cloned());
+    Ok(ImportSettings {
+        database: args
+            .database
+            .clone()
+            .or_else(|| file.database.path.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE)),
+        crm,
+        agency: agency.trim().to_string(),
+        organization: args
+            .organization
+            .clone()
+            .or_else(|| integration.and_then(|entry| entry.organization.clone())),
+        default_agent: args
+            .default_agent
+            .clone()
+            .or_else(|| integration.and_then(|entry| entry.default_agent.clone())),
+        agents,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    const FILE: &str = r#"
+        [database]
+        path = "/var/lib/passerelle/file.db"
+
+        [[integrations]]
+        name = "sud"
+        crm = "poliris"
+        agency = "AGENCE-SUD"
+        organization = "org-file"
+        default_agent = "desk-file"
+        agents = { "NEG-07" = "helene", "NEG-08" = "paul" }
+    "#;
+
+    fn import_args(words: &[&str]) -> ImportArgs {
+        let mut argv = vec!["passerelle", "import", "in.csv"];
+        argv.extend_from_slice(words);
+        match Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Import(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn precedence_flag_then_file_then_default() {
+        let file: ConfigFile = toml::from_str(FILE).unwrap();
+        let empty = ConfigFile::default();
+        // (flags, settings file, expected database, organization, default agent)
+        let cases: [(&[&str], &ConfigFile, &str, Option<&str>, Option<&str>); 5] = [
+            (
+                &["--crm", "poliris", "--agency", "X"],
+                &empty,
+                DEFAULT_DATABASE,
+                None,
+                None,
+            ),
+            (
+                &["--crm", "poliris", "--agency", "X"],
+                &file,
+                "/var/lib/passerelle/file.db",
+                None,
+                None,
+            ),
+            (
+                &["--integration", "sud"],
+                &file,
+                "/var/lib/passerelle/file.db",
+                Some("org-file"),
+                Some("desk-file"),
+            ),
+            (
+                &[
+                    "--integration",
+                    "sud",
+                    "--database",
+                    "flag.db",
+                    "--organization",
+                    "org-flag",
+                ],
+                &file,
+                "flag.db",
+                Some("org-flag"),
+                Some("desk-file"),
+            ),
+            (
+                &["--crm", "poliris", "--agency", "AGENCE-SUD"],
+                &file,
+                "/var/lib/passerelle/file.db",
+                Some("org-file"),
+                Some("desk-file"),
+            ),
+        ];
+        for (flags, config, database, organization, default_agent) in cases {
+            let settings = resolve_import(&import_args(flags), config).unwrap();
+            assert_eq!(settings.database, PathBuf::from(database), "{flags:?}");
+            assert_eq!(settings.organization.as_deref(), organization, "{flags:?}");
+            assert_eq!(settings.default_agent.as_deref(), default_agent, "{flags:?}");
+        }
+    }
+
+    #[test]
+    fn agent_flags_extend_the_file_mapping() {
+        let file: ConfigFile = toml::from_str(FILE).unwrap();
+        let settings = resolve_import(
+            &import_args(&["--integration", "sud", "--agent", "NEG-08=zoe"]),
+            &file,
+        )
+        .unwrap();
+        assert_eq!(settings.agents["NEG-07"], "helene");
+        assert_eq!(settings.agents["NEG-08"], "zoe");
+        assert_eq!(settings.crm, "poliris");
+        assert_eq!(settings.agency, "AGENCE-SUD");
+    }
+
+    #[test]
+    fn unknown_integration_lists_known_ones() {
+        let file: ConfigFile = toml::from_str(FILE).unwrap();
+        let error = resolve_import(&import_args(&["--integration", "nord"]), &file).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "no integration named `nord` in the settings file; known: sud"
+        );
+    }
+
+    #[test]
+    fn crm_and_agency_are_required_somewhere() {
+        let error = resolve_import(&import_args(&["--agency", "X"]), &ConfigFile::default()).unwrap_err();
+        assert!(error.to_string().starts_with("missing --crm"));
+        let error = resolve_import(&import_args(&["--crm", "poliris"]), &ConfigFile::default()).unwrap_err();
+        assert!(error.to_string().starts_with("missing --agency"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let error = toml::from_str::<ConfigFile>("[database]\npth = \"x.db\"\n").unwrap_err();
+        assert!(error.to_string().contains("unknown field `pth`"), "{error}");
+    }
+
+    #[test]
+    fn example_file_is_valid() {
+        let text = include_str!("../config.example.toml");
+        let config: ConfigFile = toml::from_str(text).unwrap();
+        assert!(!config.integrations.is_empty());
+    }
+}
