@@ -235,8 +235,9 @@ mod tests {
     fn precedence_flag_then_file_then_default() {
         let file: ConfigFile = toml::from_str(FILE).unwrap();
         let empty = ConfigFile::default();
-        // (flags, settings file, expected database, organization, default agent)
-        let cases: [(&[&str], &ConfigFile, &str, Option<&str>, Option<&str>); 5] = [
+        // Flags, settings file, then the expected database, organization and default agent.
+        type Case<'a> = (&'a [&'a str], &'a ConfigFile, &'a str, Option<&'a str>, Option<&'a str>);
+        let cases: [Case; 5] = [
             (
                 &["--crm", "poliris", "--agency", "X"],
                 &empty,

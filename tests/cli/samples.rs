@@ -791,6 +791,7 @@ fn zip_and_csv_give_identical_listings() {
         "parse {PROPERTYBASE_ZIP} failed"
     );
     assert_eq!(csv_listings.len(), 109, "listings parsed from {PROPERTYBASE_CSV}");
+    assert_eq!(zip_listings.len(), 109, "listings parsed from {PROPERTYBASE_ZIP}");
     assert_eq!(
         String::from_utf8_lossy(&zip_output.stdout),
         String::from_utf8_lossy(&csv_output.stdout),
