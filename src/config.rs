@@ -236,7 +236,13 @@ mod tests {
         let file: ConfigFile = toml::from_str(FILE).unwrap();
         let empty = ConfigFile::default();
         // Flags, settings file, then the expected database, organization and default agent.
-        type Case<'a> = (&'a [&'a str], &'a ConfigFile, &'a str, Option<&'a str>, Option<&'a str>);
+        type Case<'a> = (
+            &'a [&'a str],
+            &'a ConfigFile,
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
         let cases: [Case; 5] = [
             (
                 &["--crm", "poliris", "--agency", "X"],

@@ -1,8 +1,8 @@
 //! Acceptance tests on real Poliris exports from Hektor and Propertybase.
 //!
-//! Every expected value was read from the raw file by an independent script
-//! (lines split on `!#`, quotes and spaces stripped, 1-based ranks, Hektor
-//! decoded as Windows-1252), not copied from passerelle's output.
+//! Every expected value was read from the raw file itself (lines split on
+//! `!#`, quotes and spaces stripped, 1-based ranks, Hektor decoded as
+//! Windows-1252), not copied from passerelle's output.
 
 use std::path::Path;
 
@@ -15,21 +15,21 @@ const HEKTOR: &str = "hektor-annonces-cp1252.csv";
 const HEKTOR_AGENCY: &str = "hektor_1_groupe";
 const PROPERTYBASE_CSV: &str = "propertybase-annonces-utf8.csv";
 /// The same export as `PROPERTYBASE_CSV`, delivered as a zip with
-/// `config.txt` and `photos.cfg`: its `Annonces.csv` is byte-identical.
+/// `config.txt` and `photos.cfg`, whose `Annonces.csv` is byte-identical.
 const PROPERTYBASE_ZIP: &str = "propertybase-RC-1577371.zip";
-/// An older export of the same agency, with an empty column 1 and `œ`, `’`
-/// and `–` replaced by `?` before it reached us.
+/// An older export of the same agency, with an empty column 1 and with `œ`,
+/// `’` and `–` already replaced by `?` in the file.
 const PROPERTYBASE_LOSSY: &str = "propertybase-annonces-lossy-utf8.csv";
 const PROPERTYBASE_AGENCY: &str = "RC-1577371";
 
-/// Values of one listing as its raw record gives them, under the mapping
-/// rules passerelle implements.
+/// Expected fields of one listing, derived from its raw record by the
+/// mapping rules passerelle implements.
 struct Expected {
     /// Physical line of the record in the file (1-based), for messages.
     line: usize,
     /// Column 175, else column 2.
     source_id: &'static str,
-    /// Column 20 trimmed; `None` when the column is empty.
+    /// Column 20 trimmed, or `None` when the column is empty.
     title: Option<&'static str>,
     /// Column 11.
     price: f64,
@@ -43,7 +43,8 @@ struct Expected {
     bedrooms: Option<i64>,
     /// Column 108 when filled, else column 5.
     postal_code: &'static str,
-    /// Column 109 when it names another town than column 6, else column 6.
+    /// Column 109 when it names another town than column 6 (compared without
+    /// case, accents or `st`/`ste` abbreviations), else column 6.
     city: &'static str,
     /// `dpe.class.kind` from column 177.
     dpe_class: Option<&'static str>,
@@ -727,8 +728,8 @@ fn hektor_text_decodes_as_windows_1252() {
     );
 
     // NOTE: this export has no byte in 0x80–0x9F, so no `€`, `’` or `œ`, and
-    // Latin-1 would decode it the same way. A 0x92 or 0x80 is covered by the
-    // `cp1252-crlf.csv` fixture tests only.
+    // Latin-1 would decode it the same way. Those bytes are covered only by
+    // the `cp1252-crlf.csv` fixture tests in parse.rs.
     let studio = by_source_id(&listings, "21613");
     assert_eq!(
         studio["title"], "Studio mezzanine Fréjus Centre Historique, deuxième et derni",
@@ -792,11 +793,16 @@ fn zip_and_csv_give_identical_listings() {
     );
     assert_eq!(csv_listings.len(), 109, "listings parsed from {PROPERTYBASE_CSV}");
     assert_eq!(zip_listings.len(), 109, "listings parsed from {PROPERTYBASE_ZIP}");
-    assert_eq!(
-        String::from_utf8_lossy(&zip_output.stdout),
-        String::from_utf8_lossy(&csv_output.stdout),
-        "JSON lines of the zip differ from those of the bare CSV"
-    );
+
+    let csv_stdout = String::from_utf8(csv_output.stdout).unwrap();
+    let zip_stdout = String::from_utf8(zip_output.stdout).unwrap();
+    for ((csv_line, zip_line), listing) in csv_stdout.lines().zip(zip_stdout.lines()).zip(&csv_listings) {
+        assert_eq!(
+            zip_line, csv_line,
+            "JSON line of listing {} differs between the zip and the bare CSV",
+            listing["source_id"]
+        );
+    }
 }
 
 #[test]
@@ -813,7 +819,7 @@ fn propertybase_zip_reimport_changes_nothing() {
 
 /// Values that occur only in the mandator columns 114–122 of the Hektor
 /// export (owner name, first name, street address), with the source id of a
-/// record that carries each. The mandator phone numbers (column 120) are not
+/// record that contains each. The mandator phone numbers (column 120) are not
 /// listed because Hektor repeats them in the public contact column 105.
 const HEKTOR_MANDATOR_VALUES: &[(&str, u32, &str)] = &[
     ("24788", 114, "Agence Exemple 28"),
