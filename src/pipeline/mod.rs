@@ -107,7 +107,6 @@ pub fn import_poliris(
 
     let (sender, receiver) = mpsc::sync_channel::<Vec<WriteOp>>(CHANNEL_CAPACITY);
     let mut operations = Vec::with_capacity(OPERATIONS_PER_MESSAGE);
-    let mut json_buffer = Vec::with_capacity(8 * 1024);
     let (read, written) = thread::scope(|scope| {
         let writing = scope.spawn(move || writer.run(receiver));
         let read = poliris::read_feed(package, encoding, |record| {
@@ -130,9 +129,11 @@ pub fn import_poliris(
                     for issue in &warnings {
                         reporter.record_issue(issue);
                     }
+                    let (data, content_hash) = writer::listing_json(&listing)?;
                     WriteOp::Listing {
-                        content_hash: writer::content_hash(&listing, &mut json_buffer)?,
                         listing: Box::new(listing),
+                        data,
+                        content_hash,
                         raw: KeptColumns::from_record(record),
                         line: record.line,
                         warnings,

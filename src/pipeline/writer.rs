@@ -14,6 +14,8 @@ use crate::store::{ApplyOutcome, IntegrationId, ListingId, ListingRow, RunCounts
 pub enum WriteOp {
     Listing {
         listing: Box<Listing>,
+        /// The listing as JSON, and the BLAKE3 hash of that JSON.
+        data: String,
         content_hash: [u8; 32],
         raw: KeptColumns,
         line: u64,
@@ -22,19 +24,19 @@ pub enum WriteOp {
     Rejected(Box<RecordIssue>),
 }
 
-/// Hashes a listing's JSON form with BLAKE3. `buffer` is scratch space
-/// reused from call to call.
+/// Serializes a listing to JSON and hashes the JSON with BLAKE3.
 ///
 /// # Errors
 /// Serialization failed, which only a bug can cause.
-pub fn content_hash(listing: &Listing, buffer: &mut Vec<u8>) -> anyhow::Result<[u8; 32]> {
-    buffer.clear();
-    serde_json::to_writer(&mut *buffer, listing)?;
-    Ok(*blake3::hash(buffer).as_bytes())
+pub fn listing_json(listing: &Listing) -> anyhow::Result<(String, [u8; 32])> {
+    let data = serde_json::to_string(listing)?;
+    let hash = *blake3::hash(data.as_bytes()).as_bytes();
+    Ok((data, hash))
 }
 
-/// The record's non-empty columns without personal data, kept in one
-/// string, turned into JSON only when the listing is written.
+/// The record's non-empty columns without personal data, copied into one
+/// string; [`KeptColumns::to_json`] makes the JSON only when the listing is
+/// written, since most listings of a re-import are unchanged.
 pub struct KeptColumns {
     text: String,
     /// Rank of each column and the end of its value in `text`.
@@ -43,8 +45,8 @@ pub struct KeptColumns {
 
 impl KeptColumns {
     pub fn from_record(record: &DecodedRecord<'_>) -> Self {
-        let mut text = String::new();
-        let mut ends = Vec::new();
+        let mut text = String::with_capacity(4 * 1024);
+        let mut ends = Vec::with_capacity(64);
         for (rank, value) in record.kept_columns() {
             text.push_str(value);
             ends.push((rank as u16, text.len() as u32));
@@ -52,19 +54,26 @@ impl KeptColumns {
         Self { text, ends }
     }
 
-    /// A JSON object mapping each rank to its value.
-    fn to_json(&self) -> String {
+    /// A JSON object keyed by rank, e.g. `{"1":"AGENCE-SUD","2":"12_3101",…}`.
+    ///
+    /// # Errors
+    /// Serialization failed, which only a bug can cause.
+    pub fn to_json(&self) -> anyhow::Result<String> {
+        let mut json = Vec::with_capacity(self.text.len() + 16 * self.ends.len());
+        json.push(b'{');
         let mut start = 0;
-        let columns: serde_json::Map<String, serde_json::Value> = self
-            .ends
-            .iter()
-            .map(|&(rank, end)| {
-                let value = &self.text[start..end as usize];
-                start = end as usize;
-                (rank.to_string(), serde_json::Value::from(value))
-            })
-            .collect();
-        serde_json::Value::Object(columns).to_string()
+        for (index, &(rank, end)) in self.ends.iter().enumerate() {
+            if index > 0 {
+                json.push(b',');
+            }
+            json.push(b'"');
+            json.extend_from_slice(rank.to_string().as_bytes());
+            json.extend_from_slice(b"\":");
+            serde_json::to_writer(&mut json, &self.text[start..end as usize])?;
+            start = end as usize;
+        }
+        json.push(b'}');
+        Ok(String::from_utf8(json)?)
     }
 }
 
@@ -122,11 +131,19 @@ impl<'s> Writer<'s> {
                 WriteOp::Rejected(issue) => self.reject(&issue)?,
                 WriteOp::Listing {
                     listing,
+                    data,
                     content_hash,
                     raw,
                     line,
                     warnings,
-                } => self.apply(&listing, content_hash, &raw, line, &warnings)?,
+                } => {
+                    let row = ListingRow {
+                        listing: &listing,
+                        data: &data,
+                        content_hash,
+                    };
+                    self.apply(&row, &raw, line, &warnings)?;
+                }
             }
         }
         Ok(self.written)
@@ -139,12 +156,12 @@ impl<'s> Writer<'s> {
 
     fn apply(
         &mut self,
-        listing: &Listing,
-        content_hash: [u8; 32],
+        row: &ListingRow<'_>,
         raw: &KeptColumns,
         line: u64,
         warnings: &[RecordIssue],
     ) -> anyhow::Result<()> {
+        let listing = row.listing;
         let existing = self.store.find_listing(self.integration, &listing.source_id)?;
         if let Some(stored) = &existing
             && let Some(first_line) = self.written.seen.get(&stored.id)
@@ -168,29 +185,19 @@ impl<'s> Writer<'s> {
         }
 
         let (id, outcome) = match existing {
-            Some(stored) if stored.content_hash == content_hash && !stored.withdrawn => {
+            Some(stored) if stored.content_hash == row.content_hash && !stored.withdrawn => {
                 (stored.id, ApplyOutcome::Unchanged)
             }
-            existing => {
-                let data = serde_json::to_string(listing)?;
-                let raw = raw.to_json();
-                let row = ListingRow {
-                    listing,
-                    data: &data,
-                    content_hash,
-                    raw: Some(&raw),
-                };
-                match existing {
-                    Some(stored) => {
-                        self.store.update_listing(stored.id, self.run, &row)?;
-                        (stored.id, ApplyOutcome::Updated)
-                    }
-                    None => (
-                        self.store.insert_listing(self.integration, self.run, &row)?,
-                        ApplyOutcome::Created,
-                    ),
-                }
+            Some(stored) => {
+                self.store
+                    .update_listing(stored.id, self.run, row, &raw.to_json()?)?;
+                (stored.id, ApplyOutcome::Updated)
             }
+            None => (
+                self.store
+                    .insert_listing(self.integration, self.run, row, &raw.to_json()?)?,
+                ApplyOutcome::Created,
+            ),
         };
 
         self.written.seen.insert(id, line);

@@ -83,6 +83,4 @@ pub struct ListingRow<'a> {
     /// The listing serialized as JSON; its BLAKE3 hash is the content hash.
     pub data: &'a str,
     pub content_hash: [u8; 32],
-    /// The CRM's record as JSON, personal data removed.
-    pub raw: Option<&'a str>,
 }

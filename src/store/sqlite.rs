@@ -141,11 +141,14 @@ impl SqliteStore {
         Ok(found)
     }
 
+    /// Inserts a new listing; `raw` is the CRM's record as JSON, personal
+    /// data removed.
     pub fn insert_listing(
         &self,
         integration: IntegrationId,
         run: RunId,
         row: &ListingRow<'_>,
+        raw: &str,
     ) -> anyhow::Result<ListingId> {
         let now = timestamp();
         let listing = row.listing;
@@ -166,7 +169,7 @@ impl SqliteStore {
             listing.title,
             &row.content_hash[..],
             row.data,
-            row.raw,
+            raw,
             now,
             run,
         ])?;
@@ -175,7 +178,13 @@ impl SqliteStore {
 
     /// Rewrites a listing whose content changed, and reactivates it if it
     /// was withdrawn.
-    pub fn update_listing(&self, id: ListingId, run: RunId, row: &ListingRow<'_>) -> anyhow::Result<()> {
+    pub fn update_listing(
+        &self,
+        id: ListingId,
+        run: RunId,
+        row: &ListingRow<'_>,
+        raw: &str,
+    ) -> anyhow::Result<()> {
         let listing = row.listing;
         let mut statement = self.connection.prepare_cached(
             "UPDATE listings SET reference = ?2, transaction_kind = ?3, property_kind = ?4, price = ?5,
@@ -194,7 +203,7 @@ impl SqliteStore {
             listing.title,
             &row.content_hash[..],
             row.data,
-            row.raw,
+            raw,
             timestamp(),
             run,
         ])?;
