@@ -3,9 +3,11 @@
 //!
 //! Run with `cargo bench --bench poliris_import`. Set
 //! `PASSERELLE_BENCH_SIZES=10000,100000,300000` to choose the export sizes
-//! (default `10000,100000`). Each figure comes from one run of the binary in
-//! a child process; wall time is measured around it and peak memory is the
-//! child's maximum resident set size reported by `wait4`.
+//! (default `10000,100000`). Each step runs the binary three times in a child
+//! process and reports the median wall time and the largest peak memory, the
+//! child's maximum resident set size as `wait4` reports it. The export is
+//! flushed to disk before any timing, so that its write-back does not slow
+//! the database's own writes.
 
 use std::fs::{self, File};
 use std::io::BufWriter;
@@ -17,6 +19,7 @@ use passerelle::crm::poliris::synthetic;
 use passerelle::encoding::TextEncoding;
 
 const AGENCY: &str = "BENCH";
+const REPEATS: usize = 3;
 
 struct Measure {
     elapsed: Duration,
@@ -40,26 +43,40 @@ fn main() {
         let megabytes = fs::metadata(&export).unwrap().len() as f64 / 1_000_000.0;
         let export_arg = export.to_str().unwrap();
 
-        let parse = run(binary, &["parse", "--quiet", export_arg]);
+        let parse = median_of(|| run(binary, &["parse", "--quiet", export_arg]));
         report("parse (JSON Lines to /dev/null)", count, megabytes, &parse);
 
         let database = work.path().join(format!("bench-{count}.db"));
         let database_arg = database.to_str().unwrap();
         let import_args = [
-            "import",
-            "--quiet",
-            export_arg,
-            "--crm",
-            "poliris",
-            "--agency",
-            AGENCY,
-            "--database",
-            database_arg,
+            "import", "--quiet", export_arg, "--crm", "poliris", "--agency", AGENCY, "--database", database_arg,
         ];
-        let first = run(binary, &import_args);
+        let first = median_of(|| {
+            remove_database(&database);
+            run(binary, &import_args)
+        });
         report("import into a new SQLite file", count, megabytes, &first);
-        let again = run(binary, &import_args);
+        let again = median_of(|| run(binary, &import_args));
         report("re-import, nothing changed", count, megabytes, &again);
+        remove_database(&database);
+    }
+}
+
+/// Runs `measure` [`REPEATS`] times; returns the median time and the
+/// largest peak memory.
+fn median_of(mut measure: impl FnMut() -> Measure) -> Measure {
+    let mut runs: Vec<Measure> = (0..REPEATS).map(|_| measure()).collect();
+    runs.sort_by_key(|run| run.elapsed);
+    let peak_rss_kib = runs.iter().map(|run| run.peak_rss_kib).max().unwrap_or(0);
+    Measure {
+        elapsed: runs[REPEATS / 2].elapsed,
+        peak_rss_kib,
+    }
+}
+
+fn remove_database(database: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{suffix}", database.display()));
     }
 }
 
@@ -67,6 +84,8 @@ fn generate(path: &Path, count: usize) {
     let mut out = BufWriter::new(File::create(path).expect("cannot create the export"));
     synthetic::write_export(&mut out, AGENCY, count, 42, 0, TextEncoding::Windows1252)
         .expect("cannot write the export");
+    let file = out.into_inner().expect("cannot write the export");
+    file.sync_all().expect("cannot flush the export to disk");
 }
 
 /// Runs the binary once and returns its wall time and peak memory.
