@@ -49,7 +49,15 @@ fn main() {
         let database = work.path().join(format!("bench-{count}.db"));
         let database_arg = database.to_str().unwrap();
         let import_args = [
-            "import", "--quiet", export_arg, "--crm", "poliris", "--agency", AGENCY, "--database", database_arg,
+            "import",
+            "--quiet",
+            export_arg,
+            "--crm",
+            "poliris",
+            "--agency",
+            AGENCY,
+            "--database",
+            database_arg,
         ];
         let first = median_of(|| {
             remove_database(&database);

@@ -88,6 +88,7 @@ pub fn import_poliris(
     store.mark_interrupted_runs(integration)?;
     let run = store.begin_run(integration, &source)?;
     let active_before = store.active_count(integration)?;
+    store.start_seen_tracking()?;
     if !options.dry_run {
         store.commit()?;
         store.begin()?;
@@ -173,7 +174,6 @@ pub fn import_poliris(
         store,
         integration,
         run,
-        &written.seen,
         active_before,
         options.allow_mass_withdrawal,
         &mut counts,
@@ -228,17 +228,11 @@ fn withdraw_missing(
     store: &SqliteStore,
     integration: i64,
     run: RunId,
-    seen: &std::collections::HashMap<i64, u64>,
     active_before: u64,
     allow_mass_withdrawal: bool,
     counts: &mut RunCounts,
 ) -> anyhow::Result<Option<String>> {
-    let missing: Vec<i64> = store
-        .active_listing_ids(integration)?
-        .into_iter()
-        .filter(|id| !seen.contains_key(id))
-        .collect();
-    let missing_count = missing.len() as u64;
+    let missing_count = store.count_unseen(integration)?;
     let guard = if counts.seen == 0 {
         Some(format!(
             "the file has no valid listing for this agency; withdrawing all {missing_count} active listings \
@@ -255,8 +249,7 @@ fn withdraw_missing(
     match guard {
         Some(reason) if !allow_mass_withdrawal => Ok(Some(reason)),
         _ => {
-            store.withdraw(&missing, run)?;
-            counts.withdrawn = missing_count;
+            counts.withdrawn = store.withdraw_unseen(integration, run)?;
             Ok(None)
         }
     }

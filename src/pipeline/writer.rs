@@ -2,13 +2,12 @@
 //! converted listing (insert, update or nothing), finds duplicates, and
 //! commits every [`BATCH_SIZE`](super::BATCH_SIZE) writes.
 
-use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
 
 use crate::crm::poliris::DecodedRecord;
 use crate::listing::Listing;
 use crate::record::{RecordIssue, Severity};
-use crate::store::{ApplyOutcome, IntegrationId, ListingId, ListingRow, RunCounts, RunId, SqliteStore};
+use crate::store::{ApplyOutcome, IntegrationId, ListingRow, RunCounts, RunId, SqliteStore};
 
 /// What the reading thread hands to the writer.
 pub enum WriteOp {
@@ -80,8 +79,6 @@ impl KeptColumns {
 /// What the writer hands back when the feed is done.
 pub struct Written {
     pub counts: RunCounts,
-    /// Listings read in this run, with the line each was read at.
-    pub seen: HashMap<ListingId, u64>,
     /// Rejections only the writer could find (duplicates), to report.
     pub late_issues: Vec<RecordIssue>,
 }
@@ -115,7 +112,6 @@ impl<'s> Writer<'s> {
             pending: 0,
             written: Written {
                 counts: RunCounts::default(),
-                seen: HashMap::new(),
                 late_issues: Vec::new(),
             },
         }
@@ -164,7 +160,7 @@ impl<'s> Writer<'s> {
         let listing = row.listing;
         let existing = self.store.find_listing(self.integration, &listing.source_id)?;
         if let Some(stored) = &existing
-            && let Some(first_line) = self.written.seen.get(&stored.id)
+            && let Some(first_line) = self.store.mark_seen(stored.id, line)?
         {
             let issue = RecordIssue {
                 severity: Severity::Rejected,
@@ -184,23 +180,24 @@ impl<'s> Writer<'s> {
             return Ok(());
         }
 
-        let (id, outcome) = match existing {
+        let outcome = match existing {
             Some(stored) if stored.content_hash == row.content_hash && !stored.withdrawn => {
-                (stored.id, ApplyOutcome::Unchanged)
+                ApplyOutcome::Unchanged
             }
             Some(stored) => {
                 self.store
                     .update_listing(stored.id, self.run, row, &raw.to_json()?)?;
-                (stored.id, ApplyOutcome::Updated)
+                ApplyOutcome::Updated
             }
-            None => (
-                self.store
-                    .insert_listing(self.integration, self.run, row, &raw.to_json()?)?,
-                ApplyOutcome::Created,
-            ),
+            None => {
+                let id = self
+                    .store
+                    .insert_listing(self.integration, self.run, row, &raw.to_json()?)?;
+                self.store.mark_seen(id, line)?;
+                ApplyOutcome::Created
+            }
         };
 
-        self.written.seen.insert(id, line);
         let counts = &mut self.written.counts;
         counts.seen += 1;
         match outcome {

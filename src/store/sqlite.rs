@@ -53,6 +53,7 @@ impl SqliteStore {
         // SQLite's default 2 MB cache they would spill into the WAL before
         // the commit. The value is in KiB when negative.
         connection.pragma_update(None, "cache_size", -16 * 1024)?;
+        connection.pragma_update(None, "temp_store", "FILE")?;
         migrations::apply(&mut connection)?;
         Ok(Self { connection })
     }
@@ -233,27 +234,54 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Ids of the integration's listings that are not withdrawn.
-    pub fn active_listing_ids(&self, integration: IntegrationId) -> anyhow::Result<Vec<ListingId>> {
-        let mut statement = self
-            .connection
-            .prepare_cached("SELECT id FROM listings WHERE integration_id = ?1 AND withdrawn_at IS NULL")?;
-        let ids = statement
-            .query_map([integration], |row| row.get(0))?
-            .collect::<Result<Vec<ListingId>, _>>()?;
-        Ok(ids)
+    /// Empties the list of listings seen in the current run. The list is a
+    /// temporary table of this connection, kept on disk by SQLite, so memory
+    /// does not grow with the number of listings.
+    pub fn start_seen_tracking(&self) -> anyhow::Result<()> {
+        self.connection.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS seen (listing_id INTEGER PRIMARY KEY, line INTEGER NOT NULL);
+             DELETE FROM temp.seen;",
+        )?;
+        Ok(())
     }
 
-    /// Marks listings withdrawn now; rows are kept, never deleted.
-    pub fn withdraw(&self, ids: &[ListingId], run: RunId) -> anyhow::Result<()> {
-        let now = timestamp();
-        let mut statement = self.connection.prepare_cached(
-            "UPDATE listings SET withdrawn_at = ?2, last_changed_at = ?2, last_run_id = ?3 WHERE id = ?1",
+    /// Records that the run read a listing at `line`. Returns the line it was
+    /// first read at when the run had already seen it, a duplicate.
+    pub fn mark_seen(&self, id: ListingId, line: u64) -> anyhow::Result<Option<u64>> {
+        let mut insert = self.connection.prepare_cached(
+            "INSERT INTO temp.seen (listing_id, line) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )?;
-        for id in ids {
-            statement.execute(params![id, now, run])?;
+        if insert.execute(params![id, line as i64])? == 1 {
+            return Ok(None);
         }
-        Ok(())
+        let mut select = self
+            .connection
+            .prepare_cached("SELECT line FROM temp.seen WHERE listing_id = ?1")?;
+        let first: i64 = select.query_row([id], |row| row.get(0))?;
+        Ok(Some(first as u64))
+    }
+
+    /// Number of the integration's active listings the run has not seen.
+    pub fn count_unseen(&self, integration: IntegrationId) -> anyhow::Result<u64> {
+        let count: i64 = self.connection.query_row(
+            "SELECT count(*) FROM listings WHERE integration_id = ?1 AND withdrawn_at IS NULL
+               AND id NOT IN (SELECT listing_id FROM temp.seen)",
+            [integration],
+            |row| row.get(0),
+        )?;
+        Ok(count as u64)
+    }
+
+    /// Marks withdrawn now the integration's active listings the run has not
+    /// seen, and returns how many; rows are kept, never deleted.
+    pub fn withdraw_unseen(&self, integration: IntegrationId, run: RunId) -> anyhow::Result<u64> {
+        let changed = self.connection.execute(
+            "UPDATE listings SET withdrawn_at = ?2, last_changed_at = ?2, last_run_id = ?3
+             WHERE integration_id = ?1 AND withdrawn_at IS NULL
+               AND id NOT IN (SELECT listing_id FROM temp.seen)",
+            params![integration, timestamp(), run],
+        )?;
+        Ok(changed as u64)
     }
 
     pub fn finish_run(
