@@ -1,6 +1,6 @@
 //! `passerelle parse`: what each record of an export becomes, without a store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::cli::{ParseArgs, ParseFormat};
 use crate::crm::poliris::columns::{COLUMN_COUNT, column_name};
@@ -10,6 +10,7 @@ use crate::exit::{ExitStatus, UsageError};
 use crate::listing::Listing;
 use crate::record::{RecordIssue, Severity, shown_value};
 use crate::report::Reporter;
+use crate::store::seen::SeenIds;
 
 /// What a parse found, for the closing summary.
 #[derive(Default)]
@@ -20,10 +21,6 @@ struct Tally {
     warnings: u64,
     agencies: BTreeMap<String, u64>,
     versions: BTreeMap<String, u64>,
-    /// First line of each source id, keyed by a 128-bit hash of the id.
-    // NOTE: this map grows by about 64 bytes per listing (100 MB at about
-    // 1.5 million listings); `import` keeps the same list on disk instead.
-    first_lines: HashMap<u128, u64>,
 }
 
 pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
@@ -48,6 +45,7 @@ pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStat
     }
 
     let mut tally = Tally::default();
+    let seen = SeenIds::new()?;
     if args.format == ParseFormat::Table {
         reporter.data(&format!(
             "{:>6}  {:<22} {:<12} {:<11} {:>12}  {:<24} {:>6}",
@@ -71,13 +69,11 @@ pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStat
             }
         };
         let listing = &converted.listing;
-        let id_key = id_key(&listing.source_id);
-        if let Some(first_line) = tally.first_lines.get(&id_key) {
+        if let Some(first_line) = seen.insert(&listing.source_id, record.line)? {
             tally.rejected += 1;
-            reporter.record_issue(&duplicate_issue(&source, record, listing, *first_line));
+            reporter.record_issue(&duplicate_issue(&source, record, listing, first_line));
             return Ok(true);
         }
-        tally.first_lines.insert(id_key, record.line);
         tally.listings += 1;
         for issue in record.warning_issues(&source, &listing.source_id, &converted.warnings) {
             tally.warnings += 1;
@@ -98,16 +94,6 @@ pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStat
     } else {
         ExitStatus::Success
     })
-}
-
-/// A 128-bit digest of a source id; two ids share one with negligible odds.
-fn id_key(source_id: &str) -> u128 {
-    let digest = blake3::hash(source_id.as_bytes());
-    u128::from_le_bytes(
-        digest.as_bytes()[..16]
-            .try_into()
-            .expect("a BLAKE3 digest has 32 bytes"),
-    )
 }
 
 fn duplicate_issue(

@@ -2,6 +2,7 @@
 //! schema lives in `migrations/` and is applied when a database is opened.
 
 mod migrations;
+pub mod seen;
 pub mod sqlite;
 
 use serde::Serialize;
