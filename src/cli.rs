@@ -162,7 +162,7 @@ pub enum EncodingArg {
 }
 
 impl EncodingArg {
-    /// The forced encoding, or `None` to detect it.
+    /// Returns the forced encoding, or `None` to detect it.
     pub fn forced(self) -> Option<TextEncoding> {
         match self {
             Self::Auto => None,

@@ -1,7 +1,7 @@
 //! Text encodings of CRM files, and the per-file choice between them.
 //!
-//! French CRMs write Poliris files in UTF-8 or in Windows-1252 and never say
-//! which. A file is UTF-8 when all of its bytes are valid UTF-8, and
+//! French CRMs write Poliris files in UTF-8 or in Windows-1252 and declare
+//! neither. A file is UTF-8 when all of its bytes are valid UTF-8, and
 //! Windows-1252 otherwise: a legacy file almost never forms valid UTF-8 by
 //! chance, while a UTF-8 file with one bad byte is rare. Windows-1252, not
 //! Latin-1, because bytes 0x80–0x9F carry `€`, `’`, `œ` and `–` there.

@@ -24,7 +24,7 @@ impl ExitStatus {
         self as u8
     }
 
-    /// The status for an error that stopped a command.
+    /// Returns the status for an error that stopped a command.
     pub fn for_error(error: &anyhow::Error) -> Self {
         let about_input = error
             .chain()

@@ -35,7 +35,8 @@ fn render_error(error: &anyhow::Error) -> String {
     text
 }
 
-/// A closed stdout (`passerelle parse … | head`) ends the command quietly.
+/// Returns whether the error is a closed stdout (`passerelle parse … | head`),
+/// which ends the command quietly.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error
         .chain()

@@ -12,7 +12,7 @@ use crate::record::{RecordIssue, Severity, shown_value};
 use crate::report::Reporter;
 use crate::store::seen::SeenIds;
 
-/// What a parse found, for the closing summary.
+/// Counts and codes found by a parse, for the closing summary.
 #[derive(Default)]
 struct Tally {
     records: u64,

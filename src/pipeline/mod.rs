@@ -47,7 +47,7 @@ pub struct ImportOptions {
     pub dry_run: bool,
 }
 
-/// What a run did, as printed at its end.
+/// Outcome and counts of a run, as printed at its end.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
     /// `None` for a dry run, whose run row was rolled back.
@@ -255,8 +255,8 @@ fn withdraw_missing(
     }
 }
 
-/// ISO 4217 code for the `Devise` of `Config.txt`; Poliris files are in euros
-/// unless they say otherwise.
+/// Returns the ISO 4217 code for the `Devise` of `Config.txt`. Poliris
+/// prices are in euros unless the file declares another currency.
 fn currency_code(package: &PolirisPackage) -> String {
     let declared = package
         .config

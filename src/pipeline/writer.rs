@@ -9,7 +9,7 @@ use crate::listing::Listing;
 use crate::record::{RecordIssue, Severity};
 use crate::store::{ApplyOutcome, IntegrationId, ListingRow, RunCounts, RunId, SqliteStore};
 
-/// What the reading thread hands to the writer.
+/// An operation the reading thread sends to the writer.
 pub enum WriteOp {
     Listing {
         listing: Box<Listing>,
@@ -53,7 +53,7 @@ impl KeptColumns {
         Self { text, ends }
     }
 
-    /// A JSON object keyed by rank, e.g. `{"1":"AGENCE-SUD","2":"12_3101",…}`.
+    /// Returns a JSON object keyed by rank, e.g. `{"1":"AGENCE-SUD","2":"12_3101",…}`.
     ///
     /// # Errors
     /// Serialization failed, which only a bug can cause.
@@ -76,7 +76,7 @@ impl KeptColumns {
     }
 }
 
-/// What the writer hands back when the feed is done.
+/// Counts and late rejections the writer returns when the feed is done.
 pub struct Written {
     pub counts: RunCounts,
     /// Rejections only the writer could find (duplicates), to report.

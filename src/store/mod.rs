@@ -1,5 +1,5 @@
-//! Where listings and runs are kept. SQLite is the embedded default; the
-//! schema lives in `migrations/` and is applied when a database is opened.
+//! Storage of listings and runs. SQLite is the embedded default. The schema
+//! lives in `migrations/` and is applied when a database is opened.
 
 mod migrations;
 pub mod seen;
@@ -16,7 +16,7 @@ pub type RunId = i64;
 /// Row id of a listing.
 pub type ListingId = i64;
 
-/// How a run ended.
+/// Outcome of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -61,7 +61,7 @@ pub struct RunCounts {
     pub warnings: u64,
 }
 
-/// What applying one listing did.
+/// Effect of applying one listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApplyOutcome {
     Created,
@@ -70,7 +70,7 @@ pub enum ApplyOutcome {
     Unchanged,
 }
 
-/// A listing as the store knows it, found by its key.
+/// A stored listing, found by its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredListing {
     pub id: ListingId,

@@ -35,7 +35,9 @@ impl SeenIds {
         if insert.execute(params![source_id, line as i64])? == 1 {
             return Ok(None);
         }
-        let mut select = self.connection.prepare_cached("SELECT line FROM seen WHERE source_id = ?1")?;
+        let mut select = self
+            .connection
+            .prepare_cached("SELECT line FROM seen WHERE source_id = ?1")?;
         let first: i64 = select.query_row([source_id], |row| row.get(0))?;
         Ok(Some(first as u64))
     }

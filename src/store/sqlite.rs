@@ -49,9 +49,9 @@ impl SqliteStore {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", true)?;
-        // A batch of 1,000 listings dirties about 6 MB of pages; with
-        // SQLite's default 2 MB cache they would spill into the WAL before
-        // the commit. The value is in KiB when negative.
+        // A batch of 1,000 listings dirties about 6 MB of pages. SQLite's
+        // default 2 MB cache would spill them into the WAL before the commit.
+        // A negative cache size is in KiB.
         connection.pragma_update(None, "cache_size", -16 * 1024)?;
         connection.pragma_update(None, "temp_store", "FILE")?;
         migrations::apply(&mut connection)?;
@@ -351,7 +351,7 @@ impl SqliteStore {
         Ok(run)
     }
 
-    /// The underlying connection, for read-only queries in reports and tests.
+    /// Returns the underlying connection, for read-only queries in reports and tests.
     pub fn connection(&self) -> &Connection {
         &self.connection
     }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use zip::ZipArchive;
 
-/// Most members an archive may list before it is rejected as damaged or
-/// hostile; a Poliris delivery holds one CSV, two small files and at most
+/// Maximum number of members in an archive; more is rejected as damaged or
+/// hostile. A Poliris delivery contains one CSV, two small files and at most
 /// 30 photos per listing.
 pub const MAX_MEMBERS: usize = 200_000;
 

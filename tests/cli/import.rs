@@ -68,14 +68,14 @@ fn later_snapshot_applies_the_difference() {
         .unwrap();
     assert_eq!(price, 299_000.0);
     assert_eq!(withdrawn_at, None);
-    let kept: i64 = connection
+    let still_stored: i64 = connection
         .query_row(
             "SELECT count(*) FROM listings WHERE source_id = 'OUEST-005' AND withdrawn_at IS NOT NULL",
             [],
             |row| row.get(0),
         )
         .unwrap();
-    assert_eq!(kept, 1, "a withdrawn listing is kept, marked withdrawn");
+    assert_eq!(still_stored, 1, "a withdrawn listing is kept, marked withdrawn");
 }
 
 #[test]
@@ -369,7 +369,7 @@ fn unreadable_database_exits_3() {
 }
 
 /// Kills imports of a large export at several moments, then checks that the
-/// database holds no duplicate and a final run completes the work.
+/// database contains no duplicate and a final run completes the work.
 #[test]
 fn killed_import_resumes_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();

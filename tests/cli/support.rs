@@ -6,7 +6,7 @@ use std::process::Output;
 use assert_cmd::Command;
 use serde_json::Value;
 
-/// The `passerelle` binary built for these tests, shielded from the
+/// Returns the `passerelle` binary built for these tests, shielded from the
 /// settings of the person running them.
 pub fn passerelle() -> Command {
     let mut command = Command::cargo_bin("passerelle").expect("the passerelle binary is built");
@@ -17,14 +17,14 @@ pub fn passerelle() -> Command {
     command
 }
 
-/// A file under `fixtures/poliris/`.
+/// Returns the path of a file under `fixtures/poliris/`.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/poliris")
         .join(name)
 }
 
-/// The real Poliris exports beside the repository, or `None` with a visible
+/// Returns the folder of real Poliris exports beside the repository, or `None` with a visible
 /// message when they are absent (a clone outside the project workspace).
 pub fn samples_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/poliris");
@@ -91,7 +91,7 @@ pub fn import(database: &Path, input: &Path, agency: &str, extra: &[&str]) -> Im
     }
 }
 
-/// The run counts of a summary as (created, updated, unchanged, withdrawn, rejected).
+/// Returns the run counts of a summary as (created, updated, unchanged, withdrawn, rejected).
 pub fn counts(summary: &Value) -> (u64, u64, u64, u64, u64) {
     let counts = &summary["counts"];
     let number = |name: &str| counts[name].as_u64().unwrap();

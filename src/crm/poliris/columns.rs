@@ -1,7 +1,7 @@
 //! The Poliris column table: every 1-based rank of the SeLoger export
 //! specification (versions 4.08 to 4.12) with its French name.
 //!
-//! Poliris files have no header, so the rank alone says what a field is.
+//! Poliris files have no header, so the rank alone identifies a field.
 //! Ranks are 1-based as in the specification; [`column`] turns a rank into
 //! its entry, and the constants in [`rank`] name the ranks the converter reads.
 
@@ -30,7 +30,7 @@ pub struct Column {
 /// Number of columns in version 4.12, the latest known.
 pub const COLUMN_COUNT: usize = 334;
 
-/// Fewest columns a record may have: up to the description (rank 21).
+/// Minimum number of columns in a record: up to the description (rank 21).
 pub const MIN_COLUMNS: usize = 21;
 
 /// Returns the specification's entry for a 1-based rank, or `None` for a

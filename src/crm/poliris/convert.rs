@@ -18,7 +18,7 @@ use crate::listing::{
     PropertyKind, RentPeriod, TransactionKind, Translation,
 };
 
-/// What a conversion needs to know besides the record.
+/// Settings of a conversion besides the record itself.
 #[derive(Debug, Clone)]
 pub struct ConvertSettings {
     /// CRM code stored in each listing, e.g. `poliris` or `hektor`.
@@ -72,7 +72,7 @@ pub struct Converted {
 
 /// Converts a record given as text fields in rank order (index 0 is rank 1).
 ///
-/// `has_member` tells whether a photo file name was delivered with the
+/// `has_member` returns whether a photo file name was delivered with the
 /// listings file. With `trace`, each column used is recorded with the field
 /// it filled.
 ///
@@ -209,7 +209,7 @@ pub fn property_kind(raw: &str) -> Option<PropertyKind> {
 }
 
 /// Guesses a property kind from a `Sous type de bien` (rank 181), used when
-/// rank 4 says `inconnu` or something unknown.
+/// rank 4 is `inconnu` or an unknown value.
 fn subtype_kind(raw: &str) -> Option<PropertyKind> {
     let folded = fold_code(raw);
     let first_word = folded.split(' ').next().unwrap_or("");
@@ -227,8 +227,8 @@ fn subtype_kind(raw: &str) -> Option<PropertyKind> {
     Some(kind)
 }
 
-/// Whether two spellings name the same town: equal once folded, with `st`
-/// and `ste` read as `saint` and `sainte`.
+/// Returns whether two spellings name the same town: equal once folded,
+/// with `st` and `ste` read as `saint` and `sainte`.
 fn same_place(first: &str, second: &str) -> bool {
     let expand = |name: &str| {
         fold_code(name)
@@ -445,8 +445,8 @@ impl<'a> Fields<'a, '_> {
         }
     }
 
-    /// The real postal code and city (ranks 108/109) when present, else the
-    /// displayed ones (ranks 5/6), which agencies may blur.
+    /// Returns the real postal code and city (ranks 108/109) when present,
+    /// else the displayed ones (ranks 5/6), which agencies may blur.
     fn place(&mut self) -> (Option<String>, Option<String>) {
         let postal_code = self
             .traced_text(rank::REAL_POSTAL_CODE, "postal_code")
@@ -497,7 +497,7 @@ impl<'a> Fields<'a, '_> {
         translations
     }
 
-    /// Reads a DPE or GES value and class. When the value column holds a
+    /// Reads a DPE or GES value and class. When the value column contains a
     /// class letter and the class column a number, the two were swapped by
     /// the exporter: they are swapped back, with a warning.
     fn energy(&mut self, value_rank: usize, class_rank: usize, field: &'static str) -> Option<EnergyRating> {

@@ -45,17 +45,17 @@ impl DecodedRecord<'_> {
             .map_or("", |value| value.trim())
     }
 
-    /// The agency id of column 1, if filled.
+    /// Returns the agency id of column 1, if filled.
     pub fn agency_id(&self) -> Option<&str> {
         Some(self.text(rank::AGENCY_ID)).filter(|id| !id.is_empty())
     }
 
-    /// The format version of column 301 (`4.12`, `4.08-007`), if present.
+    /// Returns the format version of column 301 (`4.12`, `4.08-007`), if present.
     pub fn format_version(&self) -> Option<&str> {
         Some(self.text(rank::FORMAT_VERSION)).filter(|version| !version.is_empty())
     }
 
-    /// The non-empty columns as `(rank, value)`, with the mandator's
+    /// Iterates over the non-empty columns as `(rank, value)`, with the mandator's
     /// personal data (ranks 114–122) left out, for keeping beside a listing.
     pub fn kept_columns(&self) -> impl Iterator<Item = (usize, &str)> {
         self.fields

@@ -3,7 +3,7 @@
 //!
 //! A delivery carries `Annonces.csv` (the listings), `Config.txt` (format
 //! version, software, currency) and `Photos.cfg` (how photos are sent), plus
-//! photo files when `Photos.cfg` says `Mode=FULL` or `Mode=DIFF`. Real
+//! photo files when `Photos.cfg` sets `Mode=FULL` or `Mode=DIFF`. Real
 //! exports write these names in any letter case, so they are matched
 //! case-insensitively.
 
@@ -41,7 +41,7 @@ pub enum PackageError {
     Archive(#[from] ArchiveError),
 }
 
-/// How the delivery sends its photos, from `Photos.cfg`.
+/// Photo delivery mode, from `Photos.cfg`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PhotosMode {
@@ -53,7 +53,7 @@ pub enum PhotosMode {
     Diff,
 }
 
-/// What `Config.txt` declares.
+/// Settings declared by `Config.txt`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PolirisConfig {
     pub version: Option<String>,
@@ -186,7 +186,7 @@ impl PolirisPackage {
         }
     }
 
-    /// Whether a file of this name was delivered beside the listings file.
+    /// Returns whether a file of this name was delivered beside the listings file.
     pub fn has_member(&self, file_name: &str) -> bool {
         self.member_names
             .contains(&archive::base_name(file_name).to_lowercase())

@@ -6,10 +6,10 @@
 //! accepts what real exports contain beside the specification:
 //!
 //! - spaces around `!#` (`"a" !# "b"`) and a trailing `!#` at the end of a line;
-//! - a raw line break inside a quoted field: the physical lines are joined,
-//!   unless the next line starts with `"`, in which case the broken record
-//!   is reported with [`RecordDefect::UnterminatedQuote`] and the next line
-//!   starts a new record, so one bad record never swallows its neighbour;
+//! - a raw line break inside a quoted field: the physical lines are joined.
+//!   When the next line starts with `"`, the broken record is reported with
+//!   [`RecordDefect::UnterminatedQuote`] instead and the next line starts a
+//!   new record, so one bad record never swallows its neighbour;
 //! - a `"` inside a quoted value, kept as text unless it is followed by `!#`
 //!   or the end of the line;
 //! - unquoted fields, a UTF-8 byte-order mark and blank lines.
@@ -38,7 +38,7 @@ pub struct RawRecord {
     /// Number of physical lines the record spans (more than one when a field
     /// contains a raw line break).
     pub line_count: u32,
-    /// Why the record could not be read whole, if it could not.
+    /// Syntax fault that kept the record from being read whole, if any.
     pub defect: Option<RecordDefect>,
     bytes: Vec<u8>,
     field_ends: Vec<usize>,
@@ -103,7 +103,7 @@ pub struct RecordReader<R> {
     lines_read: u64,
     line: Vec<u8>,
     line_too_long: bool,
-    /// `line` holds a physical line that belongs to the next record.
+    /// `line` contains a physical line that belongs to the next record.
     line_pending: bool,
     record: RawRecord,
 }
@@ -313,8 +313,8 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
-/// Whether a physical line looks like the start of a record: its first
-/// non-blank byte is an opening quote.
+/// Returns whether a physical line looks like the start of a record: its
+/// first non-blank byte is an opening quote.
 fn starts_record(line: &[u8]) -> bool {
     line.get(skip_blanks(line, 0)) == Some(&b'"')
 }
