@@ -41,7 +41,26 @@ pub struct RecordIssue {
     pub reason: String,
 }
 
-/// Longest value shown in a message, in characters.
+impl RecordIssue {
+    /// Rejects a record whose source id an earlier record of the same feed
+    /// already had.
+    pub fn duplicate(file: &str, line: u64, source_id: &str, first_line: u64) -> Self {
+        Self {
+            severity: Severity::Rejected,
+            file: file.to_string(),
+            line,
+            source_id: Some(source_id.to_string()),
+            rank: None,
+            column: None,
+            value: None,
+            reason: format!(
+                "duplicate listing: source id {source_id:?} was already read at line {first_line}"
+            ),
+        }
+    }
+}
+
+/// Maximum length of a value shown in a message, in characters.
 const SHOWN_VALUE_CHARS: usize = 80;
 
 impl fmt::Display for RecordIssue {

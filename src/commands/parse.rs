@@ -8,7 +8,7 @@ use crate::crm::poliris::{self, AgentMapping, ConvertSettings, DecodedRecord, Po
 use crate::encoding::TextEncoding;
 use crate::exit::{ExitStatus, UsageError};
 use crate::listing::Listing;
-use crate::record::{RecordIssue, Severity, shown_value};
+use crate::record::{RecordIssue, shown_value};
 use crate::report::Reporter;
 use crate::store::seen::SeenIds;
 
@@ -71,7 +71,12 @@ pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStat
         let listing = &converted.listing;
         if let Some(first_line) = seen.insert(&listing.source_id, record.line)? {
             tally.rejected += 1;
-            reporter.record_issue(&duplicate_issue(&source, record, listing, first_line));
+            reporter.record_issue(&RecordIssue::duplicate(
+                &source,
+                record.line,
+                &listing.source_id,
+                first_line,
+            ));
             return Ok(true);
         }
         tally.listings += 1;
@@ -94,27 +99,6 @@ pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStat
     } else {
         ExitStatus::Success
     })
-}
-
-fn duplicate_issue(
-    source: &str,
-    record: &DecodedRecord<'_>,
-    listing: &Listing,
-    first_line: u64,
-) -> RecordIssue {
-    RecordIssue {
-        severity: Severity::Rejected,
-        file: source.to_string(),
-        line: record.line,
-        source_id: Some(listing.source_id.clone()),
-        rank: None,
-        column: None,
-        value: None,
-        reason: format!(
-            "duplicate listing: source id {:?} was already read at line {first_line}",
-            listing.source_id
-        ),
-    }
 }
 
 fn table_row(line: u64, listing: &Listing) -> String {

@@ -6,7 +6,7 @@ use std::sync::mpsc::Receiver;
 
 use crate::crm::poliris::DecodedRecord;
 use crate::listing::Listing;
-use crate::record::{RecordIssue, Severity};
+use crate::record::RecordIssue;
 use crate::store::{ApplyOutcome, IntegrationId, ListingRow, RunCounts, RunId, SqliteStore};
 
 /// An operation the reading thread sends to the writer.
@@ -162,19 +162,7 @@ impl<'s> Writer<'s> {
         if let Some(stored) = &existing
             && let Some(first_line) = self.store.mark_seen(stored.id, line)?
         {
-            let issue = RecordIssue {
-                severity: Severity::Rejected,
-                file: self.source.clone(),
-                line,
-                source_id: Some(listing.source_id.clone()),
-                rank: None,
-                column: None,
-                value: None,
-                reason: format!(
-                    "duplicate listing: source id {:?} was already read at line {first_line}",
-                    listing.source_id
-                ),
-            };
+            let issue = RecordIssue::duplicate(&self.source, line, &listing.source_id, first_line);
             self.reject(&issue)?;
             self.written.late_issues.push(issue);
             return Ok(());
