@@ -21,7 +21,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'passerelle' {
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -32,14 +32,13 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import a CRM export into the database as the agency''s full list of listings')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page to stdout, or write every page to a directory')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'passerelle;parse' {
             [CompletionResult]::new('--encoding', '--encoding', [CompletionResultType]::ParameterName, 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output: one JSON listing per line, or a table for people')
-            [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Show record N (1-based) column by column: rank, specification name, raw value and the listing field it became')
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
+            [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Show record N (1 is the first record) column by column: rank, specification name, raw value and the listing field it became')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('--all-columns', '--all-columns', [CompletionResultType]::ParameterName, 'With --explain, also list the empty columns')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
@@ -54,12 +53,12 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'Integration to import for, by its `name` in the settings file; it supplies the CRM, agency, organization and agent mapping')
             [CompletionResult]::new('--crm', '--crm', [CompletionResultType]::ParameterName, 'CRM the export comes from (or from --integration)')
             [CompletionResult]::new('--agency', '--agency', [CompletionResultType]::ParameterName, 'The agency''s code in the CRM (Poliris column 1). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds')
-            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file, created when missing [default: passerelle.db, or `database.path` of the settings file]')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file, created when missing; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]')
             [CompletionResult]::new('--organization', '--organization', [CompletionResultType]::ParameterName, 'Organization the listings belong to on our side')
             [CompletionResult]::new('--default-agent', '--default-agent', [CompletionResultType]::ParameterName, 'Agent given to listings whose negotiator is not in the agent mapping')
             [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Map a CRM negotiator code or contact e-mail to an agent; repeatable')
-            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary format on stdout')
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary format: text on stderr for people, or one JSON object on stdout for programs')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('--allow-mass-withdrawal', '--allow-mass-withdrawal', [CompletionResultType]::ParameterName, 'Withdraw missing listings even when the export is empty or would withdraw more than half of the active listings')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Read and check everything, report what would change, write nothing')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
@@ -71,7 +70,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             break
         }
         'passerelle;completions' {
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -82,36 +81,13 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
         }
         'passerelle;man' {
             [CompletionResult]::new('--output-dir', '--output-dir', [CompletionResultType]::ParameterName, 'Write passerelle.1 and one page per subcommand (passerelle-import.1, …) into this directory instead of printing passerelle.1')
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
-        'passerelle;help' {
-            [CompletionResult]::new('parse', 'parse', [CompletionResultType]::ParameterValue, 'Read a CRM export and print each listing as JSON, without storing anything')
-            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import a CRM export into the database as the agency''s full list of listings')
-            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page to stdout, or write every page to a directory')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'passerelle;help;parse' {
-            break
-        }
-        'passerelle;help;import' {
-            break
-        }
-        'passerelle;help;completions' {
-            break
-        }
-        'passerelle;help;man' {
-            break
-        }
-        'passerelle;help;help' {
             break
         }
     })

@@ -19,9 +19,6 @@ _passerelle() {
             passerelle,completions)
                 cmd="passerelle__subcmd__completions"
                 ;;
-            passerelle,help)
-                cmd="passerelle__subcmd__help"
-                ;;
             passerelle,import)
                 cmd="passerelle__subcmd__import"
                 ;;
@@ -31,21 +28,6 @@ _passerelle() {
             passerelle,parse)
                 cmd="passerelle__subcmd__parse"
                 ;;
-            passerelle__subcmd__help,completions)
-                cmd="passerelle__subcmd__help__subcmd__completions"
-                ;;
-            passerelle__subcmd__help,help)
-                cmd="passerelle__subcmd__help__subcmd__help"
-                ;;
-            passerelle__subcmd__help,import)
-                cmd="passerelle__subcmd__help__subcmd__import"
-                ;;
-            passerelle__subcmd__help,man)
-                cmd="passerelle__subcmd__help__subcmd__man"
-                ;;
-            passerelle__subcmd__help,parse)
-                cmd="passerelle__subcmd__help__subcmd__parse"
-                ;;
             *)
                 ;;
         esac
@@ -53,7 +35,7 @@ _passerelle() {
 
     case "${cmd}" in
         passerelle)
-            opts="-q -h -V --quiet --config --help --version parse import completions man help"
+            opts="-q -h -V --quiet --config --help --version parse import completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -81,90 +63,6 @@ _passerelle() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        passerelle__subcmd__help)
-            opts="parse import completions man help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        passerelle__subcmd__help__subcmd__completions)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        passerelle__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        passerelle__subcmd__help__subcmd__import)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        passerelle__subcmd__help__subcmd__man)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        passerelle__subcmd__help__subcmd__parse)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

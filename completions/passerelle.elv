@@ -18,7 +18,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
     }
     var completions = [
         &'passerelle'= {
-            cand --config 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
             cand -h 'Print help (see more with ''--help'')'
@@ -29,13 +29,12 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand import 'Import a CRM export into the database as the agency''s full list of listings'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Print the man page to stdout, or write every page to a directory'
-            cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'passerelle;parse'= {
             cand --encoding 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252'
             cand --format 'Output: one JSON listing per line, or a table for people'
-            cand --explain 'Show record N (1-based) column by column: rank, specification name, raw value and the listing field it became'
-            cand --config 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand --explain 'Show record N (1 is the first record) column by column: rank, specification name, raw value and the listing field it became'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand --all-columns 'With --explain, also list the empty columns'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
@@ -49,12 +48,12 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --integration 'Integration to import for, by its `name` in the settings file; it supplies the CRM, agency, organization and agent mapping'
             cand --crm 'CRM the export comes from (or from --integration)'
             cand --agency 'The agency''s code in the CRM (Poliris column 1). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds'
-            cand --database 'SQLite database file, created when missing [default: passerelle.db, or `database.path` of the settings file]'
+            cand --database 'SQLite database file, created when missing; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
             cand --organization 'Organization the listings belong to on our side'
             cand --default-agent 'Agent given to listings whose negotiator is not in the agent mapping'
             cand --agent 'Map a CRM negotiator code or contact e-mail to an agent; repeatable'
-            cand --format 'Summary format on stdout'
-            cand --config 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand --format 'Summary format: text on stderr for people, or one JSON object on stdout for programs'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand --allow-mass-withdrawal 'Withdraw missing listings even when the export is empty or would withdraw more than half of the active listings'
             cand --dry-run 'Read and check everything, report what would change, write nothing'
             cand -q 'Print only errors and rejected records on stderr'
@@ -65,7 +64,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --version 'Print version'
         }
         &'passerelle;completions'= {
-            cand --config 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
             cand -h 'Print help'
@@ -75,30 +74,13 @@ set edit:completion:arg-completer[passerelle] = {|@words|
         }
         &'passerelle;man'= {
             cand --output-dir 'Write passerelle.1 and one page per subcommand (passerelle-import.1, …) into this directory instead of printing passerelle.1'
-            cand --config 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-        }
-        &'passerelle;help'= {
-            cand parse 'Read a CRM export and print each listing as JSON, without storing anything'
-            cand import 'Import a CRM export into the database as the agency''s full list of listings'
-            cand completions 'Print a shell completion script to stdout'
-            cand man 'Print the man page to stdout, or write every page to a directory'
-            cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'passerelle;help;parse'= {
-        }
-        &'passerelle;help;import'= {
-        }
-        &'passerelle;help;completions'= {
-        }
-        &'passerelle;help;man'= {
-        }
-        &'passerelle;help;help'= {
         }
     ]
     $completions[$command]

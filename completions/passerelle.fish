@@ -24,7 +24,7 @@ function __fish_passerelle_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c passerelle -n "__fish_passerelle_needs_command" -l config -d 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_needs_command" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_needs_command" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_needs_command" -s V -l version -d 'Print version'
@@ -32,14 +32,13 @@ complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "parse" -d 'Re
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "import" -d 'Import a CRM export into the database as the agency\'s full list of listings'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "man" -d 'Print the man page to stdout, or write every page to a directory'
-complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l encoding -d 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252' -r -f -a "auto\t''
 utf-8\t''
 windows-1252\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l format -d 'Output: one JSON listing per line, or a table for people' -r -f -a "jsonl\t''
 table\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l explain -d 'Show record N (1-based) column by column: rank, specification name, raw value and the listing field it became' -r
-complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l config -d 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l explain -d 'Show record N (1 is the first record) column by column: rank, specification name, raw value and the listing field it became' -r
+complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l all-columns -d 'With --explain, also list the empty columns'
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -50,29 +49,24 @@ windows-1252\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l integration -d 'Integration to import for, by its `name` in the settings file; it supplies the CRM, agency, organization and agent mapping' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l crm -d 'CRM the export comes from (or from --integration)' -r -f -a "poliris\t'Any SeLoger/Poliris CSV export, bare, in a directory or zipped'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l agency -d 'The agency\'s code in the CRM (Poliris column 1). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
-complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l database -d 'SQLite database file, created when missing [default: passerelle.db, or `database.path` of the settings file]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l database -d 'SQLite database file, created when missing; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l organization -d 'Organization the listings belong to on our side' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l default-agent -d 'Agent given to listings whose negotiator is not in the agent mapping' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l agent -d 'Map a CRM negotiator code or contact e-mail to an agent; repeatable' -r
-complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l format -d 'Summary format on stdout' -r -f -a "text\t''
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l format -d 'Summary format: text on stderr for people, or one JSON object on stdout for programs' -r -f -a "text\t''
 json\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l config -d 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l allow-mass-withdrawal -d 'Withdraw missing listings even when the export is empty or would withdraw more than half of the active listings'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l dry-run -d 'Read and check everything, report what would change, write nothing'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s V -l version -d 'Print version'
-complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l config -d 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l output-dir -d 'Write passerelle.1 and one page per subcommand (passerelle-import.1, …) into this directory instead of printing passerelle.1' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l config -d 'Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s h -l help -d 'Print help'
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s V -l version -d 'Print version'
-complete -c passerelle -n "__fish_passerelle_using_subcommand help; and not __fish_seen_subcommand_from parse import completions man help" -f -a "parse" -d 'Read a CRM export and print each listing as JSON, without storing anything'
-complete -c passerelle -n "__fish_passerelle_using_subcommand help; and not __fish_seen_subcommand_from parse import completions man help" -f -a "import" -d 'Import a CRM export into the database as the agency\'s full list of listings'
-complete -c passerelle -n "__fish_passerelle_using_subcommand help; and not __fish_seen_subcommand_from parse import completions man help" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c passerelle -n "__fish_passerelle_using_subcommand help; and not __fish_seen_subcommand_from parse import completions man help" -f -a "man" -d 'Print the man page to stdout, or write every page to a directory'
-complete -c passerelle -n "__fish_passerelle_using_subcommand help; and not __fish_seen_subcommand_from parse import completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

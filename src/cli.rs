@@ -13,6 +13,7 @@ use crate::encoding::TextEncoding;
     version,
     about,
     propagate_version = true,
+    disable_help_subcommand = true,
     after_long_help = EXIT_STATUS_HELP
 )]
 pub struct Cli {
@@ -20,9 +21,15 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
-    /// Settings file [default: $XDG_CONFIG_HOME/passerelle/config.toml when
-    /// it exists].
-    #[arg(long, global = true, value_name = "PATH", env = "PASSERELLE_CONFIG")]
+    /// Settings file; also read from PASSERELLE_CONFIG [default:
+    /// $XDG_CONFIG_HOME/passerelle/config.toml when it exists].
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "PASSERELLE_CONFIG",
+        hide_env = true
+    )]
     pub config: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -42,12 +49,13 @@ pub enum Command {
     /// Read a CRM export and print each listing as JSON, without storing anything.
     ///
     /// Rejected records go to stderr with their file, line, column and reason.
-    /// Exit status 1 means some records were rejected.
+    #[command(after_long_help = EXIT_STATUS_HELP)]
     Parse(ParseArgs),
     /// Import a CRM export into the database as the agency's full list of listings.
     ///
     /// Listings missing from the export are marked withdrawn, unless a guard
     /// finds the export empty or shrunk by more than half.
+    #[command(after_long_help = EXIT_STATUS_HELP)]
     Import(ImportArgs),
     /// Print a shell completion script to stdout.
     Completions(CompletionsArgs),
@@ -91,9 +99,9 @@ pub struct ParseArgs {
     #[arg(long, value_enum, default_value_t = ParseFormat::Jsonl)]
     pub format: ParseFormat,
 
-    /// Show record N (1-based) column by column: rank, specification name,
-    /// raw value and the listing field it became.
-    #[arg(long, value_name = "N")]
+    /// Show record N (1 is the first record) column by column: rank,
+    /// specification name, raw value and the listing field it became.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "format")]
     pub explain: Option<u64>,
 
     /// With --explain, also list the empty columns.
@@ -121,9 +129,10 @@ pub struct ImportArgs {
     #[arg(long, value_name = "CODE")]
     pub agency: Option<String>,
 
-    /// SQLite database file, created when missing [default: passerelle.db,
-    /// or `database.path` of the settings file].
-    #[arg(long, value_name = "PATH", env = "PASSERELLE_DATABASE")]
+    /// SQLite database file, created when missing; also read from
+    /// PASSERELLE_DATABASE [default: `database.path` of the settings file,
+    /// else passerelle.db].
+    #[arg(long, value_name = "PATH", env = "PASSERELLE_DATABASE", hide_env = true)]
     pub database: Option<PathBuf>,
 
     /// Organization the listings belong to on our side.
@@ -147,7 +156,8 @@ pub struct ImportArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Summary format on stdout.
+    /// Summary format: text on stderr for people, or one JSON object on
+    /// stdout for programs.
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub format: SummaryFormat,
 }

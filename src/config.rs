@@ -26,6 +26,9 @@ pub struct ConfigFile {
     pub database: DatabaseSection,
     #[serde(default)]
     pub integrations: Vec<IntegrationConfig>,
+    /// The file these settings were read from; `None` when no file was found.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,6 +67,8 @@ pub enum ConfigError {
         #[source]
         source: Box<toml::de::Error>,
     },
+    #[error("invalid settings file {path}: integration name `{name}` is used twice; names must be unique")]
+    DuplicateName { path: PathBuf, name: String },
 }
 
 /// Reads the settings file named by `explicit` (`--config` or
@@ -93,6 +98,17 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<ConfigFile> {
     {
         config.database.path = Some(folder.join(database));
     }
+    let mut names = std::collections::HashSet::new();
+    for integration in &config.integrations {
+        if !names.insert(integration.name.as_str()) {
+            return Err(ConfigError::DuplicateName {
+                path,
+                name: integration.name.clone(),
+            }
+            .into());
+        }
+    }
+    config.path = Some(path);
     Ok(config)
 }
 
@@ -125,6 +141,40 @@ impl ImportSettings {
     }
 }
 
+fn find_integration<'f>(file: &'f ConfigFile, name: &str) -> anyhow::Result<&'f IntegrationConfig> {
+    let Some(path) = &file.path else {
+        let default = default_location().map_or_else(
+            || "no default location".to_string(),
+            |path| path.display().to_string(),
+        );
+        return Err(UsageError(format!(
+            "--integration {name} needs a settings file, and none was found: pass --config PATH or set \
+             PASSERELLE_CONFIG (default location: {default}); config.example.toml shows the format"
+        ))
+        .into());
+    };
+    file.integrations
+        .iter()
+        .find(|entry| entry.name == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = file
+                .integrations
+                .iter()
+                .map(|entry| entry.name.as_str())
+                .collect();
+            UsageError(format!(
+                "no integration named `{name}` in {}; known: {}",
+                path.display(),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+            .into()
+        })
+}
+
 /// Merges the import's flags with the settings file.
 ///
 /// The integration is the one `--integration` names, else the one whose
@@ -136,30 +186,35 @@ impl ImportSettings {
 pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<ImportSettings> {
     let crm_flag = args.crm.map(CrmArg::code);
     let integration = match &args.integration {
-        Some(name) => Some(
-            file.integrations
-                .iter()
-                .find(|entry| &entry.name == name)
-                .ok_or_else(|| {
-                    let known: Vec<&str> = file
-                        .integrations
-                        .iter()
-                        .map(|entry| entry.name.as_str())
-                        .collect();
-                    UsageError(format!(
-                        "no integration named `{name}` in the settings file; known: {}",
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ))
-                })?,
-        ),
+        Some(name) => Some(find_integration(file, name)?),
         None => file.integrations.iter().find(|entry| {
-            Some(entry.crm.as_str()) == crm_flag && args.agency.as_deref() == Some(entry.agency.as_str())
+            Some(entry.crm.as_str()) == crm_flag
+                && args
+                    .agency
+                    .as_deref()
+                    .is_some_and(|agency| agency.trim().eq_ignore_ascii_case(&entry.agency))
         }),
     };
+    if let (Some(entry), Some(name)) = (integration, &args.integration) {
+        if let Some(crm) = crm_flag.filter(|crm| *crm != entry.crm) {
+            return Err(UsageError(format!(
+                "--crm {crm} differs from integration `{name}`, whose CRM is {}; drop one of them",
+                entry.crm
+            ))
+            .into());
+        }
+        if let Some(agency) = args
+            .agency
+            .as_deref()
+            .filter(|agency| !agency.trim().eq_ignore_ascii_case(&entry.agency))
+        {
+            return Err(UsageError(format!(
+                "--agency {agency} differs from integration `{name}`, whose agency is {}; drop one of them",
+                entry.agency
+            ))
+            .into());
+        }
+    }
 
     let crm = crm_flag
         .map(str::to_string)
@@ -173,10 +228,11 @@ pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<Im
         ))
         .into());
     }
-    let agency = args
-        .agency
-        .clone()
-        .or_else(|| integration.map(|entry| entry.agency.clone()))
+    // The settings file's spelling wins when both name the agency, since
+    // they agree but for letter case and the store compares codes exactly.
+    let agency = integration
+        .map(|entry| entry.agency.clone())
+        .or_else(|| args.agency.clone())
         .ok_or_else(|| {
             UsageError("missing --agency CODE (or --integration NAME from the settings file)".to_string())
         })?;
@@ -231,9 +287,15 @@ mod tests {
         }
     }
 
+    fn settings_file() -> ConfigFile {
+        let mut file: ConfigFile = toml::from_str(FILE).unwrap();
+        file.path = Some(PathBuf::from("/etc/passerelle/config.toml"));
+        file
+    }
+
     #[test]
     fn precedence_flag_then_file_then_default() {
-        let file: ConfigFile = toml::from_str(FILE).unwrap();
+        let file = settings_file();
         let empty = ConfigFile::default();
         // Flags, settings file, then the expected database, organization and default agent.
         type Case<'a> = (
@@ -297,7 +359,7 @@ mod tests {
 
     #[test]
     fn agent_flags_extend_the_file_mapping() {
-        let file: ConfigFile = toml::from_str(FILE).unwrap();
+        let file = settings_file();
         let settings = resolve_import(
             &import_args(&["--integration", "sud", "--agent", "NEG-08=zoe"]),
             &file,
@@ -311,12 +373,45 @@ mod tests {
 
     #[test]
     fn unknown_integration_lists_known_ones() {
-        let file: ConfigFile = toml::from_str(FILE).unwrap();
-        let error = resolve_import(&import_args(&["--integration", "nord"]), &file).unwrap_err();
+        let error = resolve_import(&import_args(&["--integration", "nord"]), &settings_file()).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "no integration named `nord` in the settings file; known: sud"
+            "no integration named `nord` in /etc/passerelle/config.toml; known: sud"
         );
+    }
+
+    #[test]
+    fn integration_without_settings_file() {
+        let error =
+            resolve_import(&import_args(&["--integration", "sud"]), &ConfigFile::default()).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("--integration sud needs a settings file"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn flags_contradicting_the_integration() {
+        let file = settings_file();
+        let error = resolve_import(
+            &import_args(&["--integration", "sud", "--agency", "AGENCE-NORD"]),
+            &file,
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("--agency AGENCE-NORD differs from integration `sud`"),
+            "{error}"
+        );
+        let same = resolve_import(
+            &import_args(&["--integration", "sud", "--agency", "agence-sud"]),
+            &file,
+        )
+        .unwrap();
+        assert_eq!(same.agency, "AGENCE-SUD", "the settings file's spelling is kept");
     }
 
     #[test]

@@ -38,10 +38,49 @@ impl TextEncoding {
     }
 }
 
-/// Reads a whole source and returns UTF-8 when every byte sequence in it is
-/// valid UTF-8, else Windows-1252. Memory stays at one 64 KiB buffer.
-pub fn detect_encoding(mut source: impl Read) -> io::Result<TextEncoding> {
+/// What one pass over a source found about its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodingScan {
+    /// Every byte sequence is valid UTF-8.
+    pub valid_utf8: bool,
+    /// At least one byte is outside ASCII.
+    pub non_ascii: bool,
+}
+
+impl EncodingScan {
+    /// The encoding to read the source with: UTF-8 when it is valid UTF-8,
+    /// else Windows-1252.
+    pub fn encoding(self) -> TextEncoding {
+        if self.valid_utf8 {
+            TextEncoding::Utf8
+        } else {
+            TextEncoding::Windows1252
+        }
+    }
+
+    /// Explains why reading the source with a forced `encoding` garbles its
+    /// text, or returns `None` when the choice is sound.
+    pub fn forced_mismatch(self, encoding: TextEncoding) -> Option<&'static str> {
+        match encoding {
+            TextEncoding::Utf8 if !self.valid_utf8 => {
+                Some("the file is not valid UTF-8, so its invalid bytes become U+FFFD (\u{fffd})")
+            }
+            TextEncoding::Windows1252 if self.valid_utf8 && self.non_ascii => {
+                Some("the file is valid UTF-8, so reading it as Windows-1252 garbles accented letters")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Reads a whole source once and reports whether it is valid UTF-8 and
+/// whether it has any non-ASCII byte. Memory stays at one 64 KiB buffer.
+pub fn scan_encoding(mut source: impl Read) -> io::Result<EncodingScan> {
     let mut buffer = vec![0u8; 64 * 1024];
+    let mut scan = EncodingScan {
+        valid_utf8: true,
+        non_ascii: false,
+    };
     // Bytes of a UTF-8 sequence cut by the end of the previous chunk.
     let mut carried = 0;
     loop {
@@ -50,13 +89,15 @@ pub fn detect_encoding(mut source: impl Read) -> io::Result<TextEncoding> {
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => return Err(error),
         };
-        let filled = carried + read;
         if read == 0 {
-            return Ok(if carried == 0 {
-                TextEncoding::Utf8
-            } else {
-                TextEncoding::Windows1252
-            });
+            scan.valid_utf8 &= carried == 0;
+            return Ok(scan);
+        }
+        let filled = carried + read;
+        scan.non_ascii |= !buffer[carried..filled].is_ascii();
+        if !scan.valid_utf8 {
+            carried = 0;
+            continue;
         }
         match std::str::from_utf8(&buffer[..filled]) {
             Ok(_) => carried = 0,
@@ -65,9 +106,18 @@ pub fn detect_encoding(mut source: impl Read) -> io::Result<TextEncoding> {
                 buffer.copy_within(valid..filled, 0);
                 carried = filled - valid;
             }
-            Err(_) => return Ok(TextEncoding::Windows1252),
+            Err(_) => {
+                scan.valid_utf8 = false;
+                carried = 0;
+            }
         }
     }
+}
+
+/// Reads a whole source and returns UTF-8 when every byte sequence in it is
+/// valid UTF-8, else Windows-1252.
+pub fn detect_encoding(source: impl Read) -> io::Result<TextEncoding> {
+    Ok(scan_encoding(source)?.encoding())
 }
 
 #[cfg(test)]
@@ -109,6 +159,17 @@ mod tests {
             detect_encoding(&b"abc\xC3"[..]).unwrap(),
             TextEncoding::Windows1252
         );
+    }
+
+    #[test]
+    fn forced_encoding_mismatches() {
+        let cp1252 = scan_encoding(&b"N\xeemes"[..]).unwrap();
+        assert!(cp1252.forced_mismatch(TextEncoding::Utf8).is_some());
+        assert_eq!(cp1252.forced_mismatch(TextEncoding::Windows1252), None);
+        let utf8 = scan_encoding("Nîmes".as_bytes()).unwrap();
+        assert!(utf8.forced_mismatch(TextEncoding::Windows1252).is_some());
+        let ascii = scan_encoding(&b"Nimes"[..]).unwrap();
+        assert_eq!(ascii.forced_mismatch(TextEncoding::Windows1252), None);
     }
 
     #[test]

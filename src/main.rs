@@ -29,8 +29,14 @@ fn main() -> ExitCode {
 /// Renders an error as `error: …` with one `caused by:` line per cause.
 fn render_error(error: &anyhow::Error) -> String {
     let mut text = format!("error: {error}");
+    let mut previous = error.to_string();
     for cause in error.chain().skip(1) {
-        text.push_str(&format!("\n  caused by: {cause}"));
+        // Some libraries repeat their own message as the cause's.
+        let message = cause.to_string();
+        if message != previous {
+            text.push_str(&format!("\n  caused by: {message}"));
+        }
+        previous = message;
     }
     text
 }

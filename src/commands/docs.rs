@@ -38,18 +38,51 @@ pub fn man(args: &ManArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStatus
 /// Renders `passerelle.1` first, then one page per subcommand, as
 /// (file name, roff text).
 pub fn man_pages() -> anyhow::Result<Vec<(String, String)>> {
-    let command = Cli::command();
-    let mut pages = vec![("passerelle.1".to_string(), render(command.clone())?)];
+    let mut command = Cli::command();
+    // Building propagates the global options (--quiet, --config) into each
+    // subcommand, so that their pages list them too.
+    command.build();
+    let mut pages = vec![("passerelle.1".to_string(), render(command.clone(), "passerelle")?)];
     for subcommand in command.get_subcommands() {
         let name = format!("passerelle-{}", subcommand.get_name());
-        let page = subcommand.clone().name(name.clone());
-        pages.push((format!("{name}.1"), render(page)?));
+        let page = subcommand
+            .clone()
+            .name(name.clone())
+            .bin_name(format!("passerelle {}", subcommand.get_name()));
+        pages.push((format!("{name}.1"), render(page, &name)?));
     }
     Ok(pages)
 }
 
-fn render(command: clap::Command) -> anyhow::Result<String> {
+/// Renders one page: clap's sections, then the exit statuses under their
+/// own heading rather than clap's generic one.
+fn render(command: clap::Command, title: &str) -> anyhow::Result<String> {
+    let man = clap_mangen::Man::new(command.clone()).title(title);
     let mut roff = Vec::new();
-    clap_mangen::Man::new(command).render(&mut roff)?;
+    man.render_title(&mut roff)?;
+    man.render_name_section(&mut roff)?;
+    man.render_synopsis_section(&mut roff)?;
+    man.render_description_section(&mut roff)?;
+    if command.get_arguments().any(|argument| !argument.is_hide_set()) {
+        man.render_options_section(&mut roff)?;
+    }
+    if command.has_subcommands() {
+        man.render_subcommands_section(&mut roff)?;
+    }
+    if command.get_after_long_help().is_some() {
+        roff.extend_from_slice(exit_status_section().as_bytes());
+    }
+    man.render_version_section(&mut roff)?;
     Ok(String::from_utf8(roff)?)
+}
+
+/// The EXIT STATUS section in roff, from the same text as `--help`.
+fn exit_status_section() -> String {
+    let mut section = String::from(".SH \"EXIT STATUS\"\n");
+    for line in crate::cli::EXIT_STATUS_HELP.lines().skip(1) {
+        if let Some((code, meaning)) = line.trim().split_once("  ") {
+            section.push_str(&format!(".TP\n{code}\n{}\n", meaning.trim()));
+        }
+    }
+    section
 }

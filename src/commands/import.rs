@@ -8,12 +8,21 @@ use crate::crm::poliris::PolirisPackage;
 use crate::exit::ExitStatus;
 use crate::pipeline::{self, ImportOptions, RunSummary};
 use crate::report::Reporter;
+use crate::report::plural;
 use crate::store::{RunStatus, SqliteStore};
 
 pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     let settings = config::resolve_import(args, config)?;
     let package = PolirisPackage::open(&args.input.input)?;
-    let mut store = SqliteStore::open(&settings.database)?;
+    let mut store = if args.dry_run && !settings.database.exists() {
+        reporter.info(&format!(
+            "dry run: {} does not exist; comparing with an empty database, which is not created",
+            settings.database.display()
+        ));
+        SqliteStore::open_in_memory()?
+    } else {
+        SqliteStore::open(&settings.database)?
+    };
     let options = ImportOptions {
         crm: settings.crm.clone(),
         agency_code: settings.agency.clone(),
@@ -54,16 +63,23 @@ fn print_summary(summary: &RunSummary, options: &ImportOptions, reporter: &mut R
         summary.source,
         summary.encoding.label()
     ));
-    reporter.info(&format!(
-        "  {} listings: {} created, {} updated, {} unchanged; {} withdrawn; {} rejected; {} warnings",
-        counts.seen,
+    let mut line = format!(
+        "  {}: {} created, {} updated, {} unchanged; {} withdrawn; {}; {}",
+        plural(counts.seen, "listing"),
         counts.created,
         counts.updated,
         counts.unchanged,
         counts.withdrawn,
-        counts.rejected,
-        counts.warnings
-    ));
+        plural(counts.rejected, "rejected record"),
+        plural(counts.warnings, "warning")
+    );
+    if counts.kept > 0 {
+        line.push_str(&format!(
+            "; {} kept after a rejected record",
+            plural(counts.kept, "listing")
+        ));
+    }
+    reporter.info(&line);
     reporter.info(&format!("  status: {}", summary.status.as_str()));
 }
 
@@ -76,8 +92,8 @@ fn print_alerts(summary: &RunSummary, reporter: &mut Reporter) {
             .map(|(agency, count)| format!("{agency} ({count})"))
             .collect();
         reporter.warn(&format!(
-            "skipped {} records of other agencies: {}; import them with --agency CODE",
-            summary.counts.skipped,
+            "skipped {} of other agencies: {}; import them with --agency CODE",
+            plural(summary.counts.skipped, "record"),
             agencies.join(", ")
         ));
     }

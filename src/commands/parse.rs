@@ -9,7 +9,7 @@ use crate::encoding::TextEncoding;
 use crate::exit::{ExitStatus, UsageError};
 use crate::listing::Listing;
 use crate::record::{RecordIssue, shown_value};
-use crate::report::Reporter;
+use crate::report::{Reporter, plural};
 use crate::store::seen::SeenIds;
 
 /// Counts and codes found by a parse, for the closing summary.
@@ -25,10 +25,10 @@ struct Tally {
 
 pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     let package = PolirisPackage::open(&args.input.input)?;
-    let encoding = match args.input.encoding.forced() {
-        Some(encoding) => encoding,
-        None => package.detect_encoding()?,
-    };
+    let (encoding, warning) = package.choose_encoding(args.input.encoding.forced())?;
+    if let Some(warning) = warning {
+        reporter.warn(&warning);
+    }
     let settings = ConvertSettings {
         crm: "poliris".to_string(),
         agency_code: None,
@@ -54,10 +54,13 @@ pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStat
     }
     poliris::read_feed(&package, encoding, |record| {
         tally.records += 1;
-        if let Some(agency) = record.agency_id() {
+        if let Some(agency) = record.split_agency_id() {
             *tally.agencies.entry(agency.to_string()).or_default() += 1;
         }
-        if let Some(version) = record.format_version() {
+        if let Some(version) = record
+            .format_version()
+            .filter(|_| record.check_syntax(&source).is_ok())
+        {
             *tally.versions.entry(version.to_string()).or_default() += 1;
         }
         let converted = match record.convert(&source, &settings, &has_member, None) {
@@ -129,12 +132,12 @@ fn truncate(text: &str, width: usize) -> String {
 
 fn print_tally(tally: &Tally, source: &str, encoding: TextEncoding, reporter: &mut Reporter) {
     reporter.info(&format!(
-        "{source} ({}): {} records, {} listings, {} rejected, {} warnings",
+        "{source} ({}): {}, {}, {} rejected, {}",
         encoding.label(),
-        tally.records,
-        tally.listings,
+        plural(tally.records, "record"),
+        plural(tally.listings, "listing"),
         tally.rejected,
-        tally.warnings
+        plural(tally.warnings, "warning")
     ));
     let join = |counts: &BTreeMap<String, u64>| {
         counts
@@ -143,9 +146,9 @@ fn print_tally(tally: &Tally, source: &str, encoding: TextEncoding, reporter: &m
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if tally.agencies.is_empty() {
-        reporter.info("agency ids (column 1): none; import with any --agency CODE");
-    } else {
+    if tally.agencies.is_empty() && tally.listings > 0 {
+        reporter.info("agency ids (column 1): none; any --agency CODE imports these records");
+    } else if !tally.agencies.is_empty() {
         reporter.info(&format!("agency ids (column 1): {}", join(&tally.agencies)));
     }
     if !tally.versions.is_empty() {
@@ -214,7 +217,7 @@ fn print_columns(
     reporter: &mut Reporter,
 ) -> anyhow::Result<()> {
     reporter.data(&format!(
-        "record {} of {source}, line {} ({}), {} columns of {COLUMN_COUNT} in version 4.12",
+        "record {} of {source}, line {} ({}), {} columns (version 4.12 has {COLUMN_COUNT})",
         record.number,
         record.line,
         encoding.label(),

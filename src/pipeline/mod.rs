@@ -19,7 +19,7 @@ use crate::crm::poliris::{self, AgentMapping, ConvertSettings, PolirisPackage};
 use crate::encoding::TextEncoding;
 use crate::report::Reporter;
 use crate::store::{RunCounts, RunId, RunStatus, SqliteStore};
-use writer::{KeptColumns, WriteOp, Writer};
+use writer::{KeptColumns, KeptIds, WriteOp, Writer};
 
 /// Listings written per transaction. A killed run keeps whole batches only.
 pub const BATCH_SIZE: usize = 1_000;
@@ -73,10 +73,10 @@ pub fn import_poliris(
     options: &ImportOptions,
     reporter: &mut Reporter,
 ) -> anyhow::Result<RunSummary> {
-    let encoding = match options.encoding {
-        Some(encoding) => encoding,
-        None => package.detect_encoding()?,
-    };
+    let (encoding, warning) = package.choose_encoding(options.encoding)?;
+    if let Some(warning) = warning {
+        reporter.warn(&warning);
+    }
     let source = package.listings_name();
 
     store.begin()?;
@@ -111,20 +111,34 @@ pub fn import_poliris(
     let (read, written) = thread::scope(|scope| {
         let writing = scope.spawn(move || writer.run(receiver));
         let read = poliris::read_feed(package, encoding, |record| {
-            if let Some(agency) = record.agency_id()
-                && !agency.eq_ignore_ascii_case(&options.agency_code)
-            {
-                skipped += 1;
-                *other_agencies.entry(agency.to_string()).or_default() += 1;
-                return Ok(true);
-            }
             let has_member = |name: &str| package.has_member(name);
-            let op = match record.convert(&source, &settings, &has_member, None) {
+            let other_agency = record
+                .split_agency_id()
+                .is_some_and(|agency| !agency.eq_ignore_ascii_case(&options.agency_code));
+            let converted = if other_agency {
+                Ok(None)
+            } else {
+                record.convert(&source, &settings, &has_member, None).map(Some)
+            };
+            let op = match converted {
+                Ok(None) => {
+                    skipped += 1;
+                    let agency = record.agency_id().unwrap_or_default().to_string();
+                    *other_agencies.entry(agency).or_default() += 1;
+                    return Ok(true);
+                }
                 Err(issue) => {
                     reporter.record_issue(&issue);
-                    WriteOp::Rejected(issue)
+                    let (technical_id, reference) = record.readable_ids();
+                    WriteOp::Rejected {
+                        issue,
+                        kept: KeptIds {
+                            source_id: technical_id.or(reference).map(str::to_string),
+                            reference: reference.map(str::to_string),
+                        },
+                    }
                 }
-                Ok(converted) => {
+                Ok(Some(converted)) => {
                     let listing = converted.listing;
                     let warnings = record.warning_issues(&source, &listing.source_id, &converted.warnings);
                     for issue in &warnings {
@@ -164,6 +178,9 @@ pub fn import_poliris(
     for issue in &written.late_issues {
         reporter.record_issue(issue);
     }
+    for note in &written.notes {
+        reporter.info(note);
+    }
     if let Err(error) = read {
         fail_run(store, run, &written.counts, options.dry_run, &error)?;
         return Err(error);
@@ -173,6 +190,8 @@ pub fn import_poliris(
     let guard_reason = withdraw_missing(
         store,
         integration,
+        &options.agency_code,
+        &other_agencies,
         run,
         active_before,
         options.allow_mass_withdrawal,
@@ -224,9 +243,12 @@ fn fail_run(
 
 /// Withdraws the active listings the snapshot did not contain. Returns the
 /// reason a guard stopped it, if one did; then nothing is withdrawn.
+#[allow(clippy::too_many_arguments, reason = "each argument is one fact of the run")]
 fn withdraw_missing(
     store: &SqliteStore,
     integration: i64,
+    agency_code: &str,
+    other_agencies: &BTreeMap<String, u64>,
     run: RunId,
     active_before: u64,
     allow_mass_withdrawal: bool,
@@ -234,10 +256,23 @@ fn withdraw_missing(
 ) -> anyhow::Result<Option<String>> {
     let missing_count = store.count_unseen(integration)?;
     let guard = if counts.seen == 0 {
-        Some(format!(
-            "the file has no valid listing for this agency; withdrawing all {missing_count} active listings \
-             needs --allow-mass-withdrawal"
-        ))
+        let mut reason = format!("the file has no valid listing for agency {agency_code}");
+        if !other_agencies.is_empty() {
+            let agencies: Vec<String> = other_agencies
+                .iter()
+                .map(|(agency, count)| format!("{agency} ({count})"))
+                .collect();
+            reason.push_str(&format!(
+                "; its records belong to {}: check --agency",
+                agencies.join(", ")
+            ));
+        }
+        if missing_count > 0 {
+            reason.push_str(&format!(
+                "; withdrawing all {missing_count} active listings needs --allow-mass-withdrawal"
+            ));
+        }
+        Some(reason)
     } else if missing_count * 2 > active_before {
         Some(format!(
             "the file would withdraw {missing_count} of {active_before} active listings (more than half); \

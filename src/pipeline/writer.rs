@@ -20,7 +20,17 @@ pub enum WriteOp {
         line: u64,
         warnings: Vec<RecordIssue>,
     },
-    Rejected(Box<RecordIssue>),
+    Rejected {
+        issue: Box<RecordIssue>,
+        kept: KeptIds,
+    },
+}
+
+/// Ids read from a rejected record, to find the stored listing it stands
+/// for: that listing is kept as it is rather than withdrawn for missing.
+pub struct KeptIds {
+    pub source_id: Option<String>,
+    pub reference: Option<String>,
 }
 
 /// Serializes a listing to JSON and hashes the JSON with BLAKE3.
@@ -81,6 +91,8 @@ pub struct Written {
     pub counts: RunCounts,
     /// Rejections only the writer could find (duplicates), to report.
     pub late_issues: Vec<RecordIssue>,
+    /// Messages for people about what the writer decided.
+    pub notes: Vec<String>,
 }
 
 pub struct Writer<'s> {
@@ -113,6 +125,7 @@ impl<'s> Writer<'s> {
             written: Written {
                 counts: RunCounts::default(),
                 late_issues: Vec::new(),
+                notes: Vec::new(),
             },
         }
     }
@@ -124,7 +137,10 @@ impl<'s> Writer<'s> {
     pub fn run(mut self, messages: Receiver<Vec<WriteOp>>) -> anyhow::Result<Written> {
         for operation in messages.into_iter().flatten() {
             match operation {
-                WriteOp::Rejected(issue) => self.reject(&issue)?,
+                WriteOp::Rejected { mut issue, kept } => {
+                    self.keep_listing_of(&mut issue, &kept)?;
+                    self.reject(&issue)?;
+                }
                 WriteOp::Listing {
                     listing,
                     data,
@@ -143,6 +159,35 @@ impl<'s> Writer<'s> {
             }
         }
         Ok(self.written)
+    }
+
+    /// Marks the stored listing of a rejected record as seen, so that the
+    /// rejection does not withdraw it, and names it in the issue.
+    fn keep_listing_of(&mut self, issue: &mut RecordIssue, kept: &KeptIds) -> anyhow::Result<()> {
+        let by_id = match &kept.source_id {
+            Some(source_id) => self
+                .store
+                .find_listing(self.integration, source_id)?
+                .map(|stored| (stored.id, source_id.clone())),
+            None => None,
+        };
+        let found = match (by_id, &kept.reference) {
+            (Some(found), _) => Some(found),
+            (None, Some(reference)) => self.store.find_by_reference(self.integration, reference)?,
+            (None, None) => None,
+        };
+        let Some((id, source_id)) = found else {
+            return Ok(());
+        };
+        if self.store.mark_seen(id, issue.line)?.is_none() {
+            self.written.counts.kept += 1;
+            self.written.notes.push(format!(
+                "{}:{}: listing {source_id:?} is kept as it was, because its record was rejected",
+                issue.file, issue.line
+            ));
+        }
+        issue.source_id = Some(source_id);
+        Ok(())
     }
 
     fn reject(&mut self, issue: &RecordIssue) -> anyhow::Result<()> {
@@ -201,6 +246,7 @@ impl<'s> Writer<'s> {
             self.pending += 1;
         }
         if self.pending >= super::BATCH_SIZE && !self.dry_run {
+            self.store.record_counts(self.run, &self.written.counts)?;
             self.store.commit()?;
             self.store.begin()?;
             self.pending = 0;

@@ -92,3 +92,13 @@ impl Reporter {
         self.stdout.flush()
     }
 }
+
+/// Writes a count with its noun, adding `s` unless the count is one:
+/// `plural(1, "warning")` is `1 warning`, `plural(3, "warning")` is `3 warnings`.
+pub fn plural(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}

@@ -22,6 +22,18 @@ pub fn apply(connection: &mut Connection) -> anyhow::Result<()> {
              upgrade passerelle"
         );
     }
+    if current == 0 {
+        let tables: Vec<String> = connection
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        if !tables.is_empty() {
+            anyhow::bail!(
+                "the database already has tables that passerelle did not create ({}); use a new database file",
+                tables.join(", ")
+            );
+        }
+    }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         let transaction = connection.transaction()?;
         transaction.execute_batch(sql)?;

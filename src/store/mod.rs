@@ -58,6 +58,8 @@ pub struct RunCounts {
     pub rejected: u64,
     /// Records of other agencies in a grouped file.
     pub skipped: u64,
+    /// Stored listings left as they were because their record was rejected.
+    pub kept: u64,
     pub warnings: u64,
 }
 

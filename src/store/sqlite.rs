@@ -44,6 +44,12 @@ impl SqliteStore {
         Self::prepare(connection).with_context(|| format!("cannot use SQLite database {}", path.display()))
     }
 
+    /// Opens a private database in memory, for dry runs against a database
+    /// file that does not exist yet.
+    pub fn open_in_memory() -> anyhow::Result<Self> {
+        Self::prepare(Connection::open_in_memory()?)
+    }
+
     fn prepare(mut connection: Connection) -> anyhow::Result<Self> {
         connection.busy_timeout(std::time::Duration::from_secs(10))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -148,6 +154,28 @@ impl SqliteStore {
 
     /// Inserts a new listing; `raw` is the CRM's record as JSON, personal
     /// data removed.
+    /// Finds the one listing of the integration with this reference, if
+    /// exactly one has it; returns its id and source id.
+    pub fn find_by_reference(
+        &self,
+        integration: IntegrationId,
+        reference: &str,
+    ) -> anyhow::Result<Option<(ListingId, String)>> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT id, source_id FROM listings WHERE integration_id = ?1 AND reference = ?2 LIMIT 2",
+        )?;
+        let found: Vec<(ListingId, String)> = statement
+            .query_map(params![integration, reference], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(if found.len() == 1 {
+            found.into_iter().next()
+        } else {
+            None
+        })
+    }
+
     pub fn insert_listing(
         &self,
         integration: IntegrationId,
@@ -292,26 +320,34 @@ impl SqliteStore {
         guard_reason: Option<&str>,
         error: Option<&str>,
     ) -> anyhow::Result<()> {
+        self.record_counts(run, counts)?;
         self.connection.execute(
-            "UPDATE runs SET finished_at = ?2, status = ?3, seen = ?4, created = ?5, updated = ?6, unchanged = ?7,
-                 withdrawn = ?8, rejected = ?9, skipped = ?10, warnings = ?11, guard_reason = ?12, error = ?13
-             WHERE id = ?1",
-            params![
-                run,
-                timestamp(),
-                status.as_str(),
-                counts.seen as i64,
-                counts.created as i64,
-                counts.updated as i64,
-                counts.unchanged as i64,
-                counts.withdrawn as i64,
-                counts.rejected as i64,
-                counts.skipped as i64,
-                counts.warnings as i64,
-                guard_reason,
-                error,
-            ],
+            "UPDATE runs SET finished_at = ?2, status = ?3, guard_reason = ?4, error = ?5 WHERE id = ?1",
+            params![run, timestamp(), status.as_str(), guard_reason, error],
         )?;
+        Ok(())
+    }
+
+    /// Stores a run's counts so far; called at each commit, so that a killed
+    /// run still shows what it wrote.
+    pub fn record_counts(&self, run: RunId, counts: &RunCounts) -> anyhow::Result<()> {
+        let mut statement = self.connection.prepare_cached(
+            "UPDATE runs SET seen = ?2, created = ?3, updated = ?4, unchanged = ?5, withdrawn = ?6, rejected = ?7,
+                 skipped = ?8, kept = ?9, warnings = ?10
+             WHERE id = ?1",
+        )?;
+        statement.execute(params![
+            run,
+            counts.seen as i64,
+            counts.created as i64,
+            counts.updated as i64,
+            counts.unchanged as i64,
+            counts.withdrawn as i64,
+            counts.rejected as i64,
+            counts.skipped as i64,
+            counts.kept as i64,
+            counts.warnings as i64,
+        ])?;
         Ok(())
     }
 
@@ -326,7 +362,8 @@ impl SqliteStore {
 
     pub fn run(&self, id: RunId) -> anyhow::Result<StoredRun> {
         let run = self.connection.query_row(
-            "SELECT id, status, seen, created, updated, unchanged, withdrawn, rejected, skipped, warnings, guard_reason
+            "SELECT id, status, seen, created, updated, unchanged, withdrawn, rejected, skipped, kept, warnings,
+                 guard_reason
              FROM runs WHERE id = ?1",
             [id],
             |row| {
@@ -342,9 +379,10 @@ impl SqliteStore {
                         withdrawn: count(6)?,
                         rejected: count(7)?,
                         skipped: count(8)?,
-                        warnings: count(9)?,
+                        kept: count(9)?,
+                        warnings: count(10)?,
                     },
-                    guard_reason: row.get(10)?,
+                    guard_reason: row.get(11)?,
                 })
             },
         )?;

@@ -483,3 +483,190 @@ fn invalid_settings_file_exits_2() {
     assert!(stderr.contains("invalid settings file"), "{stderr}");
     assert!(stderr.contains("unknown field `pth`"), "{stderr}");
 }
+
+/// Writes snapshot-1 with line `line` (1-based) passed through `edit`.
+fn edited_snapshot(dir: &Path, line: usize, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(fixture("snapshot-1.csv")).unwrap();
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(index, content)| {
+            if index + 1 == line {
+                edit(content)
+            } else {
+                content.to_string()
+            }
+        })
+        .collect();
+    let path = dir.join("Annonces.csv");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+#[test]
+fn missing_quote_mid_record_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    import(&database, &fixture("snapshot-1.csv"), OUEST, &[]);
+    let broken = edited_snapshot(dir.path(), 2, |line| {
+        line.replacen("Chantenay\"!#", "Chantenay!#", 1)
+    });
+
+    let imported = import(&database, &broken, OUEST, &[]);
+    assert_eq!(imported.code, 1, "{}", imported.stderr);
+    assert_eq!(counts(&imported.summary), (0, 0, 4, 0, 1));
+    assert!(
+        imported
+            .stderr
+            .contains("Annonces.csv:2: column 20 (Libellé): quoted field has no closing quote"),
+        "{}",
+        imported.stderr
+    );
+    assert_eq!(imported.summary["counts"]["kept"], 1);
+    assert!(
+        imported
+            .stderr
+            .contains("listing \"OUEST-002\" is kept as it was"),
+        "{}",
+        imported.stderr
+    );
+    assert_eq!(
+        active_source_ids(&database, OUEST).len(),
+        5,
+        "the broken record withdraws nothing"
+    );
+}
+
+#[test]
+fn rejected_record_keeps_its_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    import(&database, &fixture("snapshot-1.csv"), OUEST, &[]);
+    let unknown_type = edited_snapshot(dir.path(), 3, |line| line.replacen("\"vente\"", "\"troc\"", 1));
+
+    let imported = import(&database, &unknown_type, OUEST, &[]);
+    assert_eq!(imported.code, 1, "{}", imported.stderr);
+    assert_eq!(counts(&imported.summary), (0, 0, 4, 0, 1));
+    assert_eq!(active_source_ids(&database, OUEST).len(), 5);
+    let source_id: Option<String> = open_database(&database)
+        .query_row(
+            "SELECT source_id FROM run_errors WHERE severity = 'rejected'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(source_id.as_deref(), Some("OUEST-003"));
+}
+
+#[test]
+fn wrong_separator_is_rejected_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let semicolons = dir.path().join("Annonces.csv");
+    let text = std::fs::read_to_string(fixture("snapshot-1.csv")).unwrap();
+    std::fs::write(&semicolons, text.replace("!#", ";")).unwrap();
+
+    let imported = import(&database, &semicolons, OUEST, &[]);
+    assert_eq!(imported.code, 4, "{}", imported.stderr);
+    assert_eq!(counts(&imported.summary), (0, 0, 0, 0, 5));
+    assert_eq!(imported.summary["counts"]["skipped"], 0);
+    assert!(
+        imported.stderr.contains("check that fields are separated by !#"),
+        "{}",
+        imported.stderr
+    );
+}
+
+#[test]
+fn wrong_agency_guard_names_the_right_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let imported = import(&database, &fixture("snapshot-1.csv"), "AGENCE-OEST", &["--quiet"]);
+    assert_eq!(imported.code, 4, "{}", imported.stderr);
+    assert!(
+        imported.stderr.contains(
+            "the file has no valid listing for agency AGENCE-OEST; its records belong to AGENCE-OUEST (5): check --agency"
+        ),
+        "{}",
+        imported.stderr
+    );
+}
+
+#[test]
+fn forced_wrong_encoding_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let imported = import(
+        &database,
+        &fixture("cp1252-crlf.csv"),
+        "AGENCE-SUD",
+        &["--encoding", "utf-8"],
+    );
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    assert!(
+        imported.stderr.contains("--encoding UTF-8 forced on")
+            && imported.stderr.contains("is not valid UTF-8"),
+        "{}",
+        imported.stderr
+    );
+}
+
+#[test]
+fn dry_run_creates_no_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("new.db");
+    let dry = import(&database, &fixture("snapshot-1.csv"), OUEST, &["--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(counts(&dry.summary), (5, 0, 0, 0, 0));
+    assert!(!database.exists(), "a dry run left {}", database.display());
+}
+
+#[test]
+fn foreign_sqlite_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("other.db");
+    open_database(&database)
+        .execute_batch("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    let output = passerelle()
+        .arg("import")
+        .arg(fixture("snapshot-1.csv"))
+        .args(["--crm", "poliris", "--agency", OUEST, "--database"])
+        .arg(&database)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tables that passerelle did not create (customers)"),
+        "{stderr}"
+    );
+    let tables: i64 = open_database(&database)
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 1, "nothing was added to the other program's database");
+}
+
+#[test]
+fn duplicate_integration_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("passerelle.toml");
+    let entry = "[[integrations]]\nname = \"sud\"\ncrm = \"poliris\"\nagency = \"AGENCE-SUD\"\n";
+    std::fs::write(&settings, format!("{entry}{entry}")).unwrap();
+    let output = passerelle()
+        .args(["import", "--integration", "sud", "--config"])
+        .arg(&settings)
+        .arg(fixture("cp1252-crlf.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("integration name `sud` is used twice"),
+        "{stderr}"
+    );
+}

@@ -468,3 +468,17 @@ fn closed_stdout_ends_quietly() {
     );
     assert!(!stderr_of(&output).contains("error"), "{}", stderr_of(&output));
 }
+
+#[test]
+fn explain_zero_is_invalid() {
+    let output = passerelle()
+        .args(["parse", "--explain", "0", &path("rejects.csv")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("invalid value '0' for '--explain <N>'"),
+        "{}",
+        stderr_of(&output)
+    );
+}

@@ -50,6 +50,18 @@ impl DecodedRecord<'_> {
         Some(self.text(rank::AGENCY_ID)).filter(|id| !id.is_empty())
     }
 
+    /// Returns the agency id of column 1 when the record was split into
+    /// several fields and column 1 is sound. A line that did not split at
+    /// all (a wrong separator) has no agency id to trust.
+    pub fn split_agency_id(&self) -> Option<&str> {
+        let sound = match self.defect {
+            Some(RecordDefect::UnterminatedQuote { rank }) => rank > rank::AGENCY_ID,
+            Some(RecordDefect::TooLong) => false,
+            None => true,
+        };
+        self.agency_id().filter(|_| sound && self.fields.len() > 1)
+    }
+
     /// Returns the format version of column 301 (`4.12`, `4.08-007`), if present.
     pub fn format_version(&self) -> Option<&str> {
         Some(self.text(rank::FORMAT_VERSION)).filter(|version| !version.is_empty())
@@ -67,6 +79,60 @@ impl DecodedRecord<'_> {
             })
     }
 
+    fn rejection(
+        &self,
+        file: &str,
+        rank: Option<usize>,
+        value: Option<String>,
+        reason: String,
+    ) -> Box<RecordIssue> {
+        Box::new(RecordIssue {
+            severity: Severity::Rejected,
+            file: file.to_string(),
+            line: self.line,
+            source_id: None,
+            rank,
+            column: rank.map(column_name),
+            value,
+            reason,
+        })
+    }
+
+    /// Checks that the record was split cleanly and has enough columns to
+    /// be a Poliris record.
+    ///
+    /// # Errors
+    /// A rejection naming the file, line, column and reason.
+    pub fn check_syntax(&self, file: &str) -> Result<(), Box<RecordIssue>> {
+        match self.defect {
+            Some(RecordDefect::UnterminatedQuote { rank }) => {
+                let value = self.fields.get(rank - 1).map(|value| value.to_string());
+                let reason = "quoted field has no closing quote; the columns after it cannot be trusted";
+                return Err(self.rejection(file, Some(rank), value, reason.to_string()));
+            }
+            Some(RecordDefect::TooLong) => {
+                let reason = format!(
+                    "record is longer than {} bytes or {} lines; it is damaged",
+                    reader::MAX_RECORD_BYTES,
+                    reader::MAX_RECORD_LINES
+                );
+                return Err(self.rejection(file, None, None, reason));
+            }
+            None => {}
+        }
+        if self.fields.len() < MIN_COLUMNS {
+            let count = self.fields.len();
+            let reason = format!(
+                "record has {count} {}; a Poliris record needs at least {MIN_COLUMNS} (up to Descriptif); \
+                 check that fields are separated by !#",
+                if count == 1 { "column" } else { "columns" }
+            );
+            let last = self.fields.last().map(|value| value.to_string());
+            return Err(self.rejection(file, Some(count + 1), last, reason));
+        }
+        Ok(())
+    }
+
     /// Checks the record's syntax and converts it.
     ///
     /// # Errors
@@ -78,54 +144,30 @@ impl DecodedRecord<'_> {
         has_member: &dyn Fn(&str) -> bool,
         trace: Option<&mut Vec<TraceEntry>>,
     ) -> Result<Converted, Box<RecordIssue>> {
-        let reject = |rank: Option<usize>, value: Option<String>, reason: String| {
-            Box::new(RecordIssue {
-                severity: Severity::Rejected,
-                file: file.to_string(),
-                line: self.line,
-                source_id: None,
-                rank,
-                column: rank.map(column_name),
-                value,
-                reason,
-            })
-        };
-        match self.defect {
-            Some(RecordDefect::UnterminatedQuote { rank }) => {
-                let value = self.fields.get(rank - 1).map(|value| value.to_string());
-                return Err(reject(
-                    Some(rank),
-                    value,
-                    "quoted field has no closing quote".to_string(),
-                ));
-            }
-            Some(RecordDefect::TooLong) => {
-                return Err(reject(
-                    None,
-                    None,
-                    format!(
-                        "record is longer than {} bytes or {} lines; it is damaged",
-                        reader::MAX_RECORD_BYTES,
-                        reader::MAX_RECORD_LINES
-                    ),
-                ));
-            }
-            None => {}
-        }
-        if self.fields.len() < MIN_COLUMNS {
-            return Err(reject(
-                Some(self.fields.len() + 1),
-                None,
-                format!(
-                    "record has {} columns; a Poliris record needs at least {MIN_COLUMNS} (up to Descriptif)",
-                    self.fields.len()
-                ),
-            ));
-        }
-        let mut converted = convert::convert_record(&self.fields, settings, has_member, trace)
-            .map_err(|problem| reject(Some(problem.rank), Some(problem.value), problem.reason))?;
+        self.check_syntax(file)?;
+        let mut converted =
+            convert::convert_record(&self.fields, settings, has_member, trace).map_err(|problem| {
+                let mut issue = self.rejection(file, Some(problem.rank), Some(problem.value), problem.reason);
+                issue.source_id = self.readable_ids().0.map(str::to_string);
+                issue
+            })?;
+        converted.warnings.sort_by_key(|warning| warning.rank);
         converted.warnings.shrink_to_fit();
         Ok(converted)
+    }
+
+    /// Returns the technical id (rank 175) and the reference (rank 2) of a
+    /// record, each only when it was read from a sound part of the record,
+    /// so that a rejected record can still be matched to its stored listing.
+    pub fn readable_ids(&self) -> (Option<&str>, Option<&str>) {
+        let sound_up_to = match self.defect {
+            Some(RecordDefect::UnterminatedQuote { rank }) => rank - 1,
+            Some(RecordDefect::TooLong) => 0,
+            None => self.fields.len(),
+        };
+        let read =
+            |rank: usize| Some(self.text(rank)).filter(|value| rank <= sound_up_to && !value.is_empty());
+        (read(rank::TECHNICAL_ID), read(rank::REFERENCE))
     }
 
     /// Turns the warnings of a conversion into issues with this record's locator.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::encoding::{TextEncoding, detect_encoding};
+use crate::encoding::{TextEncoding, detect_encoding, scan_encoding};
 use crate::transport::archive::{self, Archive, ArchiveError};
 
 const LISTINGS_FILE: &str = "Annonces.csv";
@@ -192,10 +192,27 @@ impl PolirisPackage {
             .contains(&archive::base_name(file_name).to_lowercase())
     }
 
-    /// Reads the whole listings file once and returns its encoding.
-    pub fn detect_encoding(&self) -> Result<TextEncoding, PackageError> {
-        self.with_listings(|source| detect_encoding(source))?
-            .map_err(|source| self.listings_error(source))
+    /// Reads the whole listings file once and returns the encoding to read
+    /// it with: `forced` when given, else the detected one. With a forced
+    /// encoding that garbles the file's text, also returns a warning.
+    pub fn choose_encoding(
+        &self,
+        forced: Option<TextEncoding>,
+    ) -> Result<(TextEncoding, Option<String>), PackageError> {
+        let scan = self
+            .with_listings(|source| scan_encoding(source))?
+            .map_err(|source| self.listings_error(source))?;
+        let Some(encoding) = forced else {
+            return Ok((scan.encoding(), None));
+        };
+        let warning = scan.forced_mismatch(encoding).map(|reason| {
+            format!(
+                "--encoding {} forced on {}: {reason}; leave --encoding out to detect it",
+                encoding.label(),
+                self.listings_name()
+            )
+        });
+        Ok((encoding, warning))
     }
 
     /// Calls `read` with a buffered reader over the listings file.

@@ -243,6 +243,20 @@ fn scan_line(record: &mut RawRecord, line: &[u8], mut inside_quotes: bool) -> Li
                     inside_quotes = false;
                     break;
                 }
+                let before = trim_end_blanks(&line[position..quote]);
+                if let Some(value) = before.strip_suffix(b"!#") {
+                    // `value!#"next`: this field lost its closing quote, and
+                    // the quote opens the next field. Reading on would shift
+                    // every later column, so the record is flagged.
+                    record.bytes.extend_from_slice(trim_end_blanks(value));
+                    record.close_field();
+                    record
+                        .defect
+                        .get_or_insert(RecordDefect::UnterminatedQuote { rank: record.len() });
+                    position = quote + 1;
+                    search_from = position;
+                    continue;
+                }
                 // A quote inside the value: keep it as text.
                 search_from = quote + 1;
             }
@@ -294,12 +308,15 @@ fn skip_blanks(line: &[u8], mut position: usize) -> usize {
 }
 
 fn trim_blanks(bytes: &[u8]) -> &[u8] {
-    let start = skip_blanks(bytes, 0);
+    trim_end_blanks(&bytes[skip_blanks(bytes, 0)..])
+}
+
+fn trim_end_blanks(bytes: &[u8]) -> &[u8] {
     let mut end = bytes.len();
-    while end > start && is_blank_byte(bytes[end - 1]) {
+    while end > 0 && is_blank_byte(bytes[end - 1]) {
         end -= 1;
     }
-    &bytes[start..end]
+    &bytes[..end]
 }
 
 fn trim_line_end(line: &[u8]) -> &[u8] {
@@ -398,6 +415,18 @@ mod tests {
             Some(RecordDefect::UnterminatedQuote { rank: 2 })
         );
         assert_eq!(records[0].fields, ["a", "never closed"]);
+    }
+
+    #[test]
+    fn missing_closing_quote_mid_line_is_flagged() {
+        let records = read_all(b"\"a\"!#\"Studio refait!#\"Studio de 31 m2\"!#\"z\"\n\"next\"\n");
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            records[0].defect,
+            Some(RecordDefect::UnterminatedQuote { rank: 2 })
+        );
+        assert_eq!(records[0].fields, ["a", "Studio refait", "Studio de 31 m2", "z"]);
+        assert_eq!(records[1].defect, None);
     }
 
     #[test]

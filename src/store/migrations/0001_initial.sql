@@ -27,6 +27,7 @@ CREATE TABLE runs (
     withdrawn INTEGER NOT NULL DEFAULT 0,
     rejected INTEGER NOT NULL DEFAULT 0,
     skipped INTEGER NOT NULL DEFAULT 0,
+    kept INTEGER NOT NULL DEFAULT 0,
     warnings INTEGER NOT NULL DEFAULT 0,
     guard_reason TEXT,
     error TEXT
