@@ -42,7 +42,8 @@ pub const EXIT_STATUS_HELP: &str = "Exit status:
   1  finished, but some records were rejected
   2  invalid arguments or settings file
   3  the input could not be read, or the database could not be opened or written
-  4  a safety guard kept listings from being withdrawn";
+  4  a safety guard kept listings from being withdrawn
+  5  another process is importing the same agency";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

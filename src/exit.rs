@@ -2,6 +2,7 @@
 
 use crate::config::ConfigError;
 use crate::crm::poliris::PackageError;
+use crate::store::lock::LockedError;
 use crate::transport::archive::ArchiveError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub enum ExitStatus {
     Unreadable = 3,
     /// A safety guard kept listings from being withdrawn.
     GuardTripped = 4,
+    /// Another process is importing the same agency.
+    Locked = 5,
 }
 
 impl ExitStatus {
@@ -29,7 +32,9 @@ impl ExitStatus {
         let about_input = error
             .chain()
             .any(|cause| cause.is::<PackageError>() || cause.is::<ArchiveError>());
-        if about_input {
+        if error.chain().any(|cause| cause.is::<LockedError>()) {
+            Self::Locked
+        } else if about_input {
             Self::Unreadable
         } else if error
             .chain()

@@ -18,10 +18,12 @@ use serde::Serialize;
 use crate::crm::poliris::{self, AgentMapping, ConvertSettings, PolirisPackage};
 use crate::encoding::TextEncoding;
 use crate::report::Reporter;
+use crate::store::lock::LockToken;
 use crate::store::{RunCounts, RunId, RunStatus, SqliteStore};
-use writer::{KeptColumns, KeptIds, WriteOp, Writer};
+use writer::{KeptColumns, KeptIds, Target, WriteOp, Writer};
 
-/// Listings written per transaction. A killed run keeps whole batches only.
+/// Listings written per transaction, at least: the writer commits at the
+/// first message boundary past it. A killed run keeps whole batches only.
 pub const BATCH_SIZE: usize = 1_000;
 
 /// Operations sent to the writer in one message: handing them over one by
@@ -65,8 +67,10 @@ pub struct RunSummary {
 /// Imports a Poliris delivery as a full snapshot of one agency's listings.
 ///
 /// # Errors
-/// The source cannot be read or the database cannot be written. Batches
-/// committed before the error stay, and the run is recorded as failed.
+/// The source cannot be read, another process is importing the same agency
+/// ([`LockedError`](crate::store::lock::LockedError)), or the database cannot
+/// be written. Batches committed before an error stay, and the run is
+/// recorded as failed.
 pub fn import_poliris(
     store: &mut SqliteStore,
     package: &PolirisPackage,
@@ -79,7 +83,84 @@ pub fn import_poliris(
     }
     let source = package.listings_name();
 
+    if options.dry_run {
+        let integration = store.find_integration(&options.crm, &options.agency_code)?;
+        let active_before = match integration {
+            Some(integration) => store.active_count(integration)?,
+            None => 0,
+        };
+        store.start_seen_tracking()?;
+        store.begin_read()?;
+        // The lists of seen listings are temporary tables, emptied by the
+        // rollback, so the guard is evaluated before it.
+        let result = run_feed(
+            store,
+            package,
+            options,
+            reporter,
+            encoding,
+            &source,
+            Target::Nowhere { integration },
+        )
+        .map_err(|failure| failure.error)
+        .and_then(|(mut counts, other_agencies)| {
+            let guard_reason = guard(
+                &counts,
+                store,
+                integration,
+                options,
+                &other_agencies,
+                active_before,
+            )?;
+            if guard_reason.is_none()
+                && let Some(integration) = integration
+            {
+                counts.withdrawn = store.count_unseen(integration)?;
+            }
+            Ok((counts, other_agencies, guard_reason))
+        });
+        store.rollback()?;
+        let (counts, other_agencies, guard_reason) = result?;
+        return Ok(RunSummary {
+            run_id: None,
+            status: status_of(&counts, guard_reason.as_deref()),
+            source,
+            encoding,
+            counts,
+            guard_reason,
+            other_agencies,
+            dry_run: true,
+        });
+    }
+
     store.begin()?;
+    let lock = store.acquire_lock(&options.crm, &options.agency_code);
+    let lock = match lock {
+        Ok(lock) => lock,
+        Err(error) => {
+            store.rollback()?;
+            return Err(error);
+        }
+    };
+    let result = import_locked(store, package, options, reporter, encoding, source, &lock);
+    // Release even after an error; a lock left behind would only expire.
+    let released = store.release_lock(&lock);
+    let summary = result?;
+    released?;
+    Ok(summary)
+}
+
+/// The part of a real import done while holding the integration's lock,
+/// which the caller took in the transaction still open here.
+fn import_locked(
+    store: &mut SqliteStore,
+    package: &PolirisPackage,
+    options: &ImportOptions,
+    reporter: &mut Reporter,
+    encoding: TextEncoding,
+    source: String,
+    lock: &LockToken,
+) -> anyhow::Result<RunSummary> {
     let integration = store.integration(
         &options.crm,
         &options.agency_code,
@@ -88,12 +169,86 @@ pub fn import_poliris(
     store.mark_interrupted_runs(integration)?;
     let run = store.begin_run(integration, &source)?;
     let active_before = store.active_count(integration)?;
+    store.commit()?;
     store.start_seen_tracking()?;
-    if !options.dry_run {
-        store.commit()?;
-        store.begin()?;
-    }
+    store.begin()?;
 
+    let target = Target::Store {
+        integration,
+        run,
+        lock: lock.clone(),
+    };
+    let (mut counts, other_agencies) =
+        match run_feed(store, package, options, reporter, encoding, &source, target) {
+            Ok(result) => result,
+            Err(failure) => {
+                store.finish_run(
+                    run,
+                    RunStatus::Failed,
+                    &failure.counts,
+                    None,
+                    Some(&format!("{:#}", failure.error)),
+                )?;
+                store.commit()?;
+                return Err(failure.error);
+            }
+        };
+
+    let guard_reason = guard(
+        &counts,
+        store,
+        Some(integration),
+        options,
+        &other_agencies,
+        active_before,
+    )?;
+    if guard_reason.is_none() {
+        counts.withdrawn = store.withdraw_unseen(integration, run)?;
+        store.record_good_run(integration, run, counts.seen)?;
+    }
+    let status = status_of(&counts, guard_reason.as_deref());
+    store.finish_run(run, status, &counts, guard_reason.as_deref(), None)?;
+    store.commit()?;
+
+    Ok(RunSummary {
+        run_id: Some(run),
+        status,
+        source,
+        encoding,
+        counts,
+        guard_reason,
+        other_agencies,
+        dry_run: false,
+    })
+}
+
+/// A feed that could not be read to its end, with the counts until then.
+struct FeedFailure {
+    error: anyhow::Error,
+    counts: RunCounts,
+}
+
+impl From<anyhow::Error> for FeedFailure {
+    fn from(error: anyhow::Error) -> Self {
+        Self {
+            error,
+            counts: RunCounts::default(),
+        }
+    }
+}
+
+/// Reads the whole feed on this thread and applies it on a writer thread.
+/// Returns the counts (withdrawals aside) and the records skipped per other
+/// agency.
+fn run_feed(
+    store: &mut SqliteStore,
+    package: &PolirisPackage,
+    options: &ImportOptions,
+    reporter: &mut Reporter,
+    encoding: TextEncoding,
+    source: &str,
+    target: Target,
+) -> Result<(RunCounts, BTreeMap<String, u64>), FeedFailure> {
     let settings = ConvertSettings {
         crm: options.crm.clone(),
         agency_code: Some(options.agency_code.clone()),
@@ -104,12 +259,12 @@ pub fn import_poliris(
     };
     let mut other_agencies = BTreeMap::new();
     let mut skipped = 0;
-    let writer = Writer::new(store, source.clone(), integration, run, options.dry_run);
+    let writer = Writer::new(store, source.to_string(), target);
 
     let (sender, receiver) = mpsc::sync_channel::<Vec<WriteOp>>(CHANNEL_CAPACITY);
     let mut operations = Vec::with_capacity(OPERATIONS_PER_MESSAGE);
     let (read, written) = thread::scope(|scope| {
-        let writing = scope.spawn(move || writer.run(receiver));
+        let writing = scope.spawn(move || writer.run_until_closed(receiver));
         let read = poliris::read_feed(package, encoding, |record| {
             let has_member = |name: &str| package.has_member(name);
             let other_agency = record
@@ -118,7 +273,7 @@ pub fn import_poliris(
             let converted = if other_agency {
                 Ok(None)
             } else {
-                record.convert(&source, &settings, &has_member, None).map(Some)
+                record.convert(source, &settings, &has_member, None).map(Some)
             };
             let op = match converted {
                 Ok(None) => {
@@ -140,7 +295,7 @@ pub fn import_poliris(
                 }
                 Ok(Some(converted)) => {
                     let listing = converted.listing;
-                    let warnings = record.warning_issues(&source, &listing.source_id, &converted.warnings);
+                    let warnings = record.warning_issues(source, &listing.source_id, &converted.warnings);
                     for issue in &warnings {
                         reporter.record_issue(issue);
                     }
@@ -181,82 +336,41 @@ pub fn import_poliris(
     for note in &written.notes {
         reporter.info(note);
     }
-    if let Err(error) = read {
-        fail_run(store, run, &written.counts, options.dry_run, &error)?;
-        return Err(error);
+    match read {
+        Ok(()) => Ok((written.counts, other_agencies)),
+        Err(error) => Err(FeedFailure {
+            error,
+            counts: written.counts,
+        }),
     }
+}
 
-    let mut counts = written.counts;
-    let guard_reason = withdraw_missing(
-        store,
-        integration,
-        &options.agency_code,
-        &other_agencies,
-        run,
-        active_before,
-        options.allow_mass_withdrawal,
-        &mut counts,
-    )?;
-    let status = if guard_reason.is_some() {
+fn status_of(counts: &RunCounts, guard_reason: Option<&str>) -> RunStatus {
+    if guard_reason.is_some() {
         RunStatus::GuardTripped
     } else if counts.rejected > 0 {
         RunStatus::Partial
     } else {
         RunStatus::Succeeded
-    };
-    store.finish_run(run, status, &counts, guard_reason.as_deref(), None)?;
-    if guard_reason.is_none() {
-        store.record_good_run(integration, run, counts.seen)?;
     }
-    if options.dry_run {
-        store.rollback()?;
-    } else {
-        store.commit()?;
-    }
-
-    Ok(RunSummary {
-        run_id: (!options.dry_run).then_some(run),
-        status,
-        source,
-        encoding,
-        counts,
-        guard_reason,
-        other_agencies,
-        dry_run: options.dry_run,
-    })
 }
 
-/// Records a run the source could not be read to the end of.
-fn fail_run(
-    store: &SqliteStore,
-    run: RunId,
+/// Decides whether withdrawing the listings the feed did not contain is
+/// safe. Returns the reason a guard stops it, or `None` to go ahead.
+fn guard(
     counts: &RunCounts,
-    dry_run: bool,
-    error: &anyhow::Error,
-) -> anyhow::Result<()> {
-    if dry_run {
-        return store.rollback();
-    }
-    store.finish_run(run, RunStatus::Failed, counts, None, Some(&format!("{error:#}")))?;
-    store.commit()
-}
-
-/// Withdraws the active listings the snapshot did not contain. Returns the
-/// reason a guard stopped it, if one did; then nothing is withdrawn.
-#[allow(clippy::too_many_arguments, reason = "each argument is one fact of the run")]
-fn withdraw_missing(
     store: &SqliteStore,
-    integration: i64,
-    agency_code: &str,
+    integration: Option<i64>,
+    options: &ImportOptions,
     other_agencies: &BTreeMap<String, u64>,
-    run: RunId,
     active_before: u64,
-    allow_mass_withdrawal: bool,
-    counts: &mut RunCounts,
 ) -> anyhow::Result<Option<String>> {
-    let missing_count = store.count_unseen(integration)?;
-    let guard = if counts.seen == 0 {
-        let mut reason = format!("the file has no valid listing for agency {agency_code}");
+    let missing_count = match integration {
+        Some(integration) => store.count_unseen(integration)?,
+        None => 0,
+    };
+    let reason = if counts.seen == 0 {
+        let mut reason = format!("the file has no valid listing for agency {}", options.agency_code);
         if !other_agencies.is_empty() {
             let agencies: Vec<String> = other_agencies
                 .iter()
@@ -281,13 +395,7 @@ fn withdraw_missing(
     } else {
         None
     };
-    match guard {
-        Some(reason) if !allow_mass_withdrawal => Ok(Some(reason)),
-        _ => {
-            counts.withdrawn = store.withdraw_unseen(integration, run)?;
-            Ok(None)
-        }
-    }
+    Ok(reason.filter(|_| !options.allow_mass_withdrawal))
 }
 
 /// Returns the ISO 4217 code for the `Devise` of `Config.txt`. Poliris

@@ -1,12 +1,15 @@
 //! The writer side of an import: owns the database connection, applies each
 //! converted listing (insert, update or nothing), finds duplicates, and
-//! commits every [`BATCH_SIZE`](super::BATCH_SIZE) writes.
+//! commits every [`BATCH_SIZE`](super::BATCH_SIZE) writes. In a dry run it
+//! only reads the store and counts what would change.
 
 use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
 
 use crate::crm::poliris::DecodedRecord;
 use crate::listing::Listing;
 use crate::record::RecordIssue;
+use crate::store::lock::{HEARTBEAT_SECONDS, LockToken};
 use crate::store::{ApplyOutcome, IntegrationId, ListingRow, RunCounts, RunId, SqliteStore};
 
 /// An operation the reading thread sends to the writer.
@@ -95,33 +98,38 @@ pub struct Written {
     pub notes: Vec<String>,
 }
 
+/// Where the writer's decisions go.
+pub enum Target {
+    /// Into the store, for a run of an integration whose lock is held.
+    Store {
+        integration: IntegrationId,
+        run: RunId,
+        lock: LockToken,
+    },
+    /// Nowhere: a dry run only counts. The integration is `None` when it
+    /// does not exist yet, and then every listing would be created.
+    Nowhere { integration: Option<IntegrationId> },
+}
+
 pub struct Writer<'s> {
     store: &'s mut SqliteStore,
     /// The listings file, named in the duplicates found here.
     source: String,
-    integration: IntegrationId,
-    run: RunId,
-    dry_run: bool,
+    target: Target,
     /// Listings written since the last commit.
     pending: usize,
+    last_heartbeat: Instant,
     written: Written,
 }
 
 impl<'s> Writer<'s> {
-    pub fn new(
-        store: &'s mut SqliteStore,
-        source: String,
-        integration: IntegrationId,
-        run: RunId,
-        dry_run: bool,
-    ) -> Self {
+    pub fn new(store: &'s mut SqliteStore, source: String, target: Target) -> Self {
         Self {
             store,
             source,
-            integration,
-            run,
-            dry_run,
+            target,
             pending: 0,
+            last_heartbeat: Instant::now(),
             written: Written {
                 counts: RunCounts::default(),
                 late_issues: Vec::new(),
@@ -130,50 +138,90 @@ impl<'s> Writer<'s> {
         }
     }
 
+    fn integration(&self) -> Option<IntegrationId> {
+        match self.target {
+            Target::Store { integration, .. } => Some(integration),
+            Target::Nowhere { integration } => integration,
+        }
+    }
+
+    /// The run being written, or `None` in a dry run.
+    fn run(&self) -> Option<RunId> {
+        match self.target {
+            Target::Store { run, .. } => Some(run),
+            Target::Nowhere { .. } => None,
+        }
+    }
+
     /// Applies operations until the reading side closes the channel.
     ///
     /// # Errors
     /// A database error; the transaction in progress is left to the caller.
-    pub fn run(mut self, messages: Receiver<Vec<WriteOp>>) -> anyhow::Result<Written> {
-        for operation in messages.into_iter().flatten() {
-            match operation {
-                WriteOp::Rejected { mut issue, kept } => {
-                    self.keep_listing_of(&mut issue, &kept)?;
-                    self.reject(&issue)?;
-                }
-                WriteOp::Listing {
-                    listing,
-                    data,
-                    content_hash,
-                    raw,
-                    line,
-                    warnings,
-                } => {
-                    let row = ListingRow {
-                        listing: &listing,
-                        data: &data,
+    pub fn run_until_closed(mut self, messages: Receiver<Vec<WriteOp>>) -> anyhow::Result<Written> {
+        for message in messages {
+            for operation in message {
+                match operation {
+                    WriteOp::Rejected { mut issue, kept } => {
+                        self.keep_listing_of(&mut issue, &kept)?;
+                        self.reject(&issue)?;
+                    }
+                    WriteOp::Listing {
+                        listing,
+                        data,
                         content_hash,
-                    };
-                    self.apply(&row, &raw, line, &warnings)?;
+                        raw,
+                        line,
+                        warnings,
+                    } => {
+                        let row = ListingRow {
+                            listing: &listing,
+                            data: &data,
+                            content_hash,
+                        };
+                        self.apply(&row, &raw, line, &warnings)?;
+                    }
                 }
             }
+            self.commit_if_due()?;
         }
         Ok(self.written)
+    }
+
+    /// Commits after [`BATCH_SIZE`](super::BATCH_SIZE) writes, or when the
+    /// lock's heartbeat is due, so that other processes see the run alive.
+    fn commit_if_due(&mut self) -> anyhow::Result<()> {
+        let Target::Store { run, lock, .. } = &self.target else {
+            return Ok(());
+        };
+        let heartbeat_due = self.last_heartbeat.elapsed() >= Duration::from_secs(HEARTBEAT_SECONDS);
+        if self.pending < super::BATCH_SIZE && !heartbeat_due {
+            return Ok(());
+        }
+        self.store.heartbeat(lock)?;
+        self.store.record_counts(*run, &self.written.counts)?;
+        self.store.commit()?;
+        self.store.begin()?;
+        self.pending = 0;
+        self.last_heartbeat = Instant::now();
+        Ok(())
     }
 
     /// Marks the stored listing of a rejected record as seen, so that the
     /// rejection does not withdraw it, and names it in the issue.
     fn keep_listing_of(&mut self, issue: &mut RecordIssue, kept: &KeptIds) -> anyhow::Result<()> {
+        let Some(integration) = self.integration() else {
+            return Ok(());
+        };
         let by_id = match &kept.source_id {
             Some(source_id) => self
                 .store
-                .find_listing(self.integration, source_id)?
+                .find_listing(integration, source_id)?
                 .map(|stored| (stored.id, source_id.clone())),
             None => None,
         };
         let found = match (by_id, &kept.reference) {
             (Some(found), _) => Some(found),
-            (None, Some(reference)) => self.store.find_by_reference(self.integration, reference)?,
+            (None, Some(reference)) => self.store.find_by_reference(integration, reference)?,
             (None, None) => None,
         };
         let Some((id, source_id)) = found else {
@@ -192,7 +240,10 @@ impl<'s> Writer<'s> {
 
     fn reject(&mut self, issue: &RecordIssue) -> anyhow::Result<()> {
         self.written.counts.rejected += 1;
-        self.store.record_issue(self.run, issue)
+        match self.run() {
+            Some(run) => self.store.record_issue(run, issue),
+            None => Ok(()),
+        }
     }
 
     fn apply(
@@ -202,30 +253,39 @@ impl<'s> Writer<'s> {
         line: u64,
         warnings: &[RecordIssue],
     ) -> anyhow::Result<()> {
-        let listing = row.listing;
-        let existing = self.store.find_listing(self.integration, &listing.source_id)?;
-        if let Some(stored) = &existing
-            && let Some(first_line) = self.store.mark_seen(stored.id, line)?
-        {
-            let issue = RecordIssue::duplicate(&self.source, line, &listing.source_id, first_line);
+        let source_id = &row.listing.source_id;
+        let existing = match self.integration() {
+            Some(integration) => self.store.find_listing(integration, source_id)?,
+            None => None,
+        };
+        let first_line = match &existing {
+            Some(stored) => self.store.mark_seen(stored.id, line)?,
+            // Listings this run created are found above; in a dry run, which
+            // creates nothing, they are remembered here instead.
+            None if self.run().is_none() => self.store.mark_new(source_id, line)?,
+            None => None,
+        };
+        if let Some(first_line) = first_line {
+            let issue = RecordIssue::duplicate(&self.source, line, source_id, first_line);
             self.reject(&issue)?;
             self.written.late_issues.push(issue);
             return Ok(());
         }
 
-        let outcome = match existing {
-            Some(stored) if stored.content_hash == row.content_hash && !stored.withdrawn => {
+        let outcome = match (existing, &self.target) {
+            (Some(stored), _) if stored.content_hash == row.content_hash && !stored.withdrawn => {
                 ApplyOutcome::Unchanged
             }
-            Some(stored) => {
-                self.store
-                    .update_listing(stored.id, self.run, row, &raw.to_json()?)?;
+            (Some(_), Target::Nowhere { .. }) => ApplyOutcome::Updated,
+            (None, Target::Nowhere { .. }) => ApplyOutcome::Created,
+            (Some(stored), Target::Store { run, .. }) => {
+                self.store.update_listing(stored.id, *run, row, &raw.to_json()?)?;
                 ApplyOutcome::Updated
             }
-            None => {
+            (None, Target::Store { integration, run, .. }) => {
                 let id = self
                     .store
-                    .insert_listing(self.integration, self.run, row, &raw.to_json()?)?;
+                    .insert_listing(*integration, *run, row, &raw.to_json()?)?;
                 self.store.mark_seen(id, line)?;
                 ApplyOutcome::Created
             }
@@ -238,18 +298,14 @@ impl<'s> Writer<'s> {
             ApplyOutcome::Updated => counts.updated += 1,
             ApplyOutcome::Unchanged => counts.unchanged += 1,
         }
-        for issue in warnings {
-            counts.warnings += 1;
-            self.store.record_issue(self.run, issue)?;
+        counts.warnings += warnings.len() as u64;
+        if let Some(run) = self.run() {
+            for issue in warnings {
+                self.store.record_issue(run, issue)?;
+            }
         }
         if outcome != ApplyOutcome::Unchanged || !warnings.is_empty() {
             self.pending += 1;
-        }
-        if self.pending >= super::BATCH_SIZE && !self.dry_run {
-            self.store.record_counts(self.run, &self.written.counts)?;
-            self.store.commit()?;
-            self.store.begin()?;
-            self.pending = 0;
         }
         Ok(())
     }

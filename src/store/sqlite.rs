@@ -16,7 +16,7 @@ use super::{IntegrationId, ListingId, ListingRow, RunCounts, RunId, RunStatus, S
 use crate::record::RecordIssue;
 
 pub struct SqliteStore {
-    connection: Connection,
+    pub(super) connection: Connection,
 }
 
 /// A run as stored, for reports and tests.
@@ -70,6 +70,13 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Starts a transaction that only reads the database (writes to
+    /// temporary tables excepted), so it never blocks other writers.
+    pub fn begin_read(&self) -> anyhow::Result<()> {
+        self.connection.execute_batch("BEGIN DEFERRED")?;
+        Ok(())
+    }
+
     pub fn commit(&self) -> anyhow::Result<()> {
         self.connection.execute_batch("COMMIT")?;
         Ok(())
@@ -78,6 +85,19 @@ impl SqliteStore {
     pub fn rollback(&self) -> anyhow::Result<()> {
         self.connection.execute_batch("ROLLBACK")?;
         Ok(())
+    }
+
+    /// Returns the integration for a CRM and agency code, if it exists.
+    pub fn find_integration(&self, crm: &str, agency_code: &str) -> anyhow::Result<Option<IntegrationId>> {
+        let id = self
+            .connection
+            .query_row(
+                "SELECT id FROM integrations WHERE crm = ?1 AND agency_code = ?2",
+                params![crm, agency_code],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(id)
     }
 
     /// Returns the integration for a CRM and agency code, creating it when new.
@@ -101,9 +121,8 @@ impl SqliteStore {
     }
 
     /// Marks the integration's runs still flagged `running` as interrupted:
-    /// their process died before finishing them.
-    // NOTE: this assumes one process per integration at a time; nothing
-    // enforces that yet.
+    /// their process died before finishing them. Call it only while holding
+    /// the integration's lock, which proves no other run is alive.
     pub fn mark_interrupted_runs(&self, integration: IntegrationId) -> anyhow::Result<usize> {
         let changed = self.connection.execute(
             "UPDATE runs SET status = 'interrupted', finished_at = ?2 WHERE integration_id = ?1 AND status = 'running'",
@@ -262,13 +281,16 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Empties the list of listings seen in the current run. The list is a
-    /// temporary table of this connection, kept on disk by SQLite, so memory
-    /// does not grow with the number of listings.
+    /// Empties the lists of listings seen and created in the current run.
+    /// They are temporary tables of this connection, kept on disk by SQLite,
+    /// so memory does not grow with the number of listings, and writing them
+    /// never locks the database for other processes.
     pub fn start_seen_tracking(&self) -> anyhow::Result<()> {
         self.connection.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS seen (listing_id INTEGER PRIMARY KEY, line INTEGER NOT NULL);
-             DELETE FROM temp.seen;",
+             CREATE TEMP TABLE IF NOT EXISTS new_ids (source_id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID;
+             DELETE FROM temp.seen;
+             DELETE FROM temp.new_ids;",
         )?;
         Ok(())
     }
@@ -286,6 +308,22 @@ impl SqliteStore {
             .connection
             .prepare_cached("SELECT line FROM temp.seen WHERE listing_id = ?1")?;
         let first: i64 = select.query_row([id], |row| row.get(0))?;
+        Ok(Some(first as u64))
+    }
+
+    /// Records, in a dry run, a listing that would be created. Returns the
+    /// line it was first read at when the run had already read it.
+    pub fn mark_new(&self, source_id: &str, line: u64) -> anyhow::Result<Option<u64>> {
+        let mut insert = self.connection.prepare_cached(
+            "INSERT INTO temp.new_ids (source_id, line) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?;
+        if insert.execute(params![source_id, line as i64])? == 1 {
+            return Ok(None);
+        }
+        let mut select = self
+            .connection
+            .prepare_cached("SELECT line FROM temp.new_ids WHERE source_id = ?1")?;
+        let first: i64 = select.query_row([source_id], |row| row.get(0))?;
         Ok(Some(first as u64))
     }
 

@@ -670,3 +670,71 @@ fn duplicate_integration_names_are_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn concurrent_import_of_same_agency_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let export = dir.path().join("Annonces.csv");
+    let mut file = std::fs::File::create(&export).unwrap();
+    synthetic::write_export(&mut file, "BIG", 20_000, 5, 0, TextEncoding::Utf8).unwrap();
+    drop(file);
+
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("passerelle"))
+        .arg("import")
+        .arg(&export)
+        .args(["--quiet", "--crm", "poliris", "--agency", "BIG", "--database"])
+        .arg(&database)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut locked = false;
+    while !locked && started.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if database.exists() {
+            locked = open_database(&database)
+                .query_row(
+                    "SELECT count(*) FROM locks WHERE agency_code = 'BIG'",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )
+                .unwrap_or(0)
+                == 1;
+        }
+    }
+    assert!(locked, "the first import never took its lock");
+
+    let second = passerelle()
+        .arg("import")
+        .arg(fixture("snapshot-1.csv"))
+        .args(["--crm", "poliris", "--agency", "BIG", "--database"])
+        .arg(&database)
+        .output()
+        .unwrap();
+    let other_agency = import(&database, &fixture("snapshot-1.csv"), OUEST, &[]);
+    let first_status = first.wait().unwrap();
+
+    assert_eq!(second.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another run of poliris BIG is in progress: pid"),
+        "{stderr}"
+    );
+    assert_eq!(
+        other_agency.code, 0,
+        "another agency imports meanwhile: {}",
+        other_agency.stderr
+    );
+    assert_eq!(first_status.code(), Some(0));
+    let (rows, locks): (i64, i64) = open_database(&database)
+        .query_row(
+            "SELECT (SELECT count(*) FROM listings l JOIN integrations i ON i.id = l.integration_id
+                     WHERE i.agency_code = 'BIG'),
+                    (SELECT count(*) FROM locks)",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(rows, 20_000);
+    assert_eq!(locks, 0, "every lock was released");
+}

@@ -72,3 +72,16 @@ CREATE TABLE listings (
     UNIQUE (integration_id, source_id)
 );
 CREATE INDEX listings_active ON listings (integration_id) WHERE withdrawn_at IS NULL;
+
+-- One row per integration being imported: the process that holds it and
+-- its last heartbeat (Unix seconds). Keyed by CRM and agency code, so that
+-- a lock can be taken before the integration row exists.
+CREATE TABLE locks (
+    crm TEXT NOT NULL,
+    agency_code TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    acquired_at TEXT NOT NULL,
+    heartbeat_unix INTEGER NOT NULL,
+    PRIMARY KEY (crm, agency_code)
+);
