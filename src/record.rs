@@ -52,7 +52,7 @@ impl RecordIssue {
             source_id: Some(source_id.to_string()),
             rank: None,
             column: None,
-            value: None,
+            value: Some(source_id.to_string()),
             reason: format!(
                 "duplicate listing: source id {source_id:?} was already read at line {first_line}"
             ),

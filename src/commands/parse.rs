@@ -7,7 +7,7 @@ use crate::crm::poliris::columns::{COLUMN_COUNT, column_name};
 use crate::crm::poliris::{self, AgentMapping, ConvertSettings, DecodedRecord, PolirisPackage, TraceEntry};
 use crate::encoding::TextEncoding;
 use crate::exit::{ExitStatus, UsageError};
-use crate::listing::Listing;
+use crate::listing::{Listing, RentPeriod};
 use crate::record::{RecordIssue, shown_value};
 use crate::report::{Reporter, plural};
 use crate::store::seen::SeenIds;
@@ -48,7 +48,7 @@ pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStat
     let seen = SeenIds::new()?;
     if args.format == ParseFormat::Table {
         reporter.data(&format!(
-            "{:>6}  {:<22} {:<12} {:<11} {:>12}  {:<24} {:>6}",
+            "{:>6}  {:<22} {:<12} {:<11} {:>18}  {:<24} {:>6}",
             "LINE", "SOURCE ID", "TRANSACTION", "PROPERTY", "PRICE", "CITY", "PHOTOS"
         ))?;
     }
@@ -107,11 +107,19 @@ pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStat
 fn table_row(line: u64, listing: &Listing) -> String {
     let price = listing.price.as_ref().map_or_else(
         || "-".to_string(),
-        |price| format!("{:.0} {}", price.amount, price.currency),
+        |price| {
+            let period = match price.period {
+                Some(RentPeriod::Week) => "/week",
+                Some(RentPeriod::Month) => "/month",
+                Some(RentPeriod::Year) => "/year",
+                None => "",
+            };
+            format!("{:.0} {}{period}", price.amount, price.currency)
+        },
     );
     let city = listing.city.as_deref().unwrap_or("-");
     format!(
-        "{line:>6}  {:<22} {:<12} {:<11} {:>12}  {:<24} {:>6}",
+        "{line:>6}  {:<22} {:<12} {:<11} {:>18}  {:<24} {:>6}",
         truncate(&listing.source_id, 22),
         listing.transaction.kind.as_str(),
         listing.property.kind.as_str(),

@@ -89,7 +89,7 @@ pub fn parse_date(text: &str) -> Result<Option<NaiveDate>, String> {
     NaiveDate::parse_from_str(trimmed, "%d/%m/%Y")
         .or_else(|_| NaiveDate::parse_from_str(trimmed, "%Y-%m-%d"))
         .map(Some)
-        .map_err(|_| format!("`{trimmed}` is not a date in JJ/MM/AAAA form"))
+        .map_err(|_| format!("`{trimmed}` is not a valid date (expected day/month/year, JJ/MM/AAAA)"))
 }
 
 /// Turns a Poliris description into plain text: each `<br>` variant
