@@ -150,8 +150,8 @@ pub fn import_poliris(
     Ok(summary)
 }
 
-/// The part of a real import done while holding the integration's lock,
-/// which the caller took in the transaction still open here.
+/// Runs the part of a real import that needs the integration's lock, which
+/// the caller took in the transaction still open here.
 fn import_locked(
     store: &mut SqliteStore,
     package: &PolirisPackage,

@@ -29,8 +29,8 @@ pub enum WriteOp {
     },
 }
 
-/// Ids read from a rejected record, to find the stored listing it stands
-/// for: that listing is kept as it is rather than withdrawn for missing.
+/// Ids read from a rejected record, to find its stored listing, which is
+/// then kept as it is rather than withdrawn for missing.
 pub struct KeptIds {
     pub source_id: Option<String>,
     pub reference: Option<String>,
@@ -98,7 +98,7 @@ pub struct Written {
     pub notes: Vec<String>,
 }
 
-/// Where the writer's decisions go.
+/// Destination of the writer's decisions.
 pub enum Target {
     /// Into the store, for a run of an integration whose lock is held.
     Store {
@@ -145,7 +145,7 @@ impl<'s> Writer<'s> {
         }
     }
 
-    /// The run being written, or `None` in a dry run.
+    /// Returns the run being written, or `None` in a dry run.
     fn run(&self) -> Option<RunId> {
         match self.target {
             Target::Store { run, .. } => Some(run),

@@ -56,8 +56,8 @@ fn host_name() -> String {
         .unwrap_or_else(|| "unknown-host".to_string())
 }
 
-/// Whether a process of this host is gone. Only Linux's /proc tells; on
-/// other systems a lock goes stale by its heartbeat alone.
+/// Returns whether a process of this host is gone. Only Linux's /proc
+/// shows it; on other systems a lock goes stale by its heartbeat alone.
 fn process_is_gone(pid: i64) -> bool {
     Path::new("/proc/self").exists() && !Path::new("/proc").join(pid.to_string()).exists()
 }
@@ -66,7 +66,7 @@ impl SqliteStore {
     /// Takes the lock of an integration, inside the caller's transaction.
     ///
     /// # Errors
-    /// [`LockedError`] when a live process holds it, or a database error.
+    /// [`LockedError`] when a live process has it, or a database error.
     pub fn acquire_lock(&self, crm: &str, agency_code: &str) -> anyhow::Result<LockToken> {
         let now = Utc::now().timestamp();
         let host = host_name();
