@@ -19,6 +19,9 @@ _passerelle() {
             passerelle,completions)
                 cmd="passerelle__subcmd__completions"
                 ;;
+            passerelle,crms)
+                cmd="passerelle__subcmd__crms"
+                ;;
             passerelle,import)
                 cmd="passerelle__subcmd__import"
                 ;;
@@ -35,7 +38,7 @@ _passerelle() {
 
     case "${cmd}" in
         passerelle)
-            opts="-q -h -V --quiet --config --help --version parse import completions man"
+            opts="-q -h -V --quiet --config --help --version parse import completions man crms"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -70,6 +73,28 @@ _passerelle() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        passerelle__subcmd__crms)
+            opts="-q -h -V --format --quiet --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         passerelle__subcmd__import)
             opts="-q -h -V --encoding --integration --crm --agency --database --organization --default-agent --agent --allow-mass-withdrawal --dry-run --format --quiet --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -86,7 +111,7 @@ _passerelle() {
                     return 0
                     ;;
                 --crm)
-                    COMPREPLY=($(compgen -W "poliris" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "poliris hektor twimmo" -- "${cur}"))
                     return 0
                     ;;
                 --agency)
@@ -147,7 +172,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__parse)
-            opts="-q -h -V --encoding --format --explain --all-columns --quiet --config --help --version"
+            opts="-q -h -V --encoding --crm --format --explain --all-columns --quiet --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -155,6 +180,10 @@ _passerelle() {
             case "${prev}" in
                 --encoding)
                     COMPREPLY=($(compgen -W "auto utf-8 windows-1252" -- "${cur}"))
+                    return 0
+                    ;;
+                --crm)
+                    COMPREPLY=($(compgen -W "poliris hektor twimmo" -- "${cur}"))
                     return 0
                     ;;
                 --format)

@@ -29,9 +29,11 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand import 'Import a CRM export into the database as the agency''s full list of listings'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Print the man page to stdout, or write every page to a directory'
+            cand crms 'List the CRMs passerelle can import, with their transport and format'
         }
         &'passerelle;parse'= {
             cand --encoding 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252'
+            cand --crm 'CRM the export comes from; `passerelle crms` lists them'
             cand --format 'Output: one JSON listing per line, or a table for people'
             cand --explain 'Show record N (1 is the first record) column by column: rank, specification name, raw value and the listing field it became'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
@@ -46,7 +48,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
         &'passerelle;import'= {
             cand --encoding 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252'
             cand --integration 'Integration to import for, by its `name` in the settings file; it supplies the CRM, agency, organization and agent mapping'
-            cand --crm 'CRM the export comes from (or from --integration)'
+            cand --crm 'CRM the export comes from (or from --integration); `passerelle crms` lists them'
             cand --agency 'The agency''s code in the CRM (Poliris column 1). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds'
             cand --database 'SQLite database file, created when missing; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
             cand --organization 'Organization the listings belong to on our side'
@@ -74,6 +76,16 @@ set edit:completion:arg-completer[passerelle] = {|@words|
         }
         &'passerelle;man'= {
             cand --output-dir 'Write passerelle.1 and one page per subcommand (passerelle-import.1, …) into this directory instead of printing passerelle.1'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand -q 'Print only errors and rejected records on stderr'
+            cand --quiet 'Print only errors and rejected records on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'passerelle;crms'= {
+            cand --format 'Output: a table for people, or one JSON array for programs'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'

@@ -32,9 +32,13 @@ complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "parse" -d 'Re
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "import" -d 'Import a CRM export into the database as the agency\'s full list of listings'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "man" -d 'Print the man page to stdout, or write every page to a directory'
+complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "crms" -d 'List the CRMs passerelle can import, with their transport and format'
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l encoding -d 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252' -r -f -a "auto\t''
 utf-8\t''
 windows-1252\t''"
+complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l crm -d 'CRM the export comes from; `passerelle crms` lists them' -r -f -a "poliris\t'Any SeLoger/Poliris export given by path'
+hektor\t'Hektor (La Boîte Immo), Poliris export'
+twimmo\t'Twimmo, Poliris export'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l format -d 'Output: one JSON listing per line, or a table for people' -r -f -a "jsonl\t''
 table\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l explain -d 'Show record N (1 is the first record) column by column: rank, specification name, raw value and the listing field it became' -r
@@ -47,7 +51,9 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l encodin
 utf-8\t''
 windows-1252\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l integration -d 'Integration to import for, by its `name` in the settings file; it supplies the CRM, agency, organization and agent mapping' -r
-complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l crm -d 'CRM the export comes from (or from --integration)' -r -f -a "poliris\t'Any SeLoger/Poliris CSV export, bare, in a directory or zipped'"
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l crm -d 'CRM the export comes from (or from --integration); `passerelle crms` lists them' -r -f -a "poliris\t'Any SeLoger/Poliris export given by path'
+hektor\t'Hektor (La Boîte Immo), Poliris export'
+twimmo\t'Twimmo, Poliris export'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l agency -d 'The agency\'s code in the CRM (Poliris column 1). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l database -d 'SQLite database file, created when missing; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l organization -d 'Organization the listings belong to on our side' -r
@@ -70,3 +76,9 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l config -d 
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s h -l help -d 'Print help'
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s V -l version -d 'Print version'
+complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l format -d 'Output: a table for people, or one JSON array for programs' -r -f -a "text\t''
+json\t''"
+complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s h -l help -d 'Print help'
+complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s V -l version -d 'Print version'

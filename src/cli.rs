@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::crm::REGISTRY;
 use crate::encoding::TextEncoding;
 
 /// Import real-estate listings exported by CRMs into one property database.
@@ -62,6 +64,15 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page to stdout, or write every page to a directory.
     Man(ManArgs),
+    /// List the CRMs passerelle can import, with their transport and format.
+    Crms(CrmsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrmsArgs {
+    /// Output: a table for people, or one JSON array for programs.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +107,10 @@ pub struct ParseArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
+    /// CRM the export comes from; `passerelle crms` lists them.
+    #[arg(long, value_parser = crm_code_parser(), default_value = "poliris")]
+    pub crm: String,
+
     /// Output: one JSON listing per line, or a table for people.
     #[arg(long, value_enum, default_value_t = ParseFormat::Jsonl)]
     pub format: ParseFormat,
@@ -120,9 +135,10 @@ pub struct ImportArgs {
     #[arg(long, value_name = "NAME")]
     pub integration: Option<String>,
 
-    /// CRM the export comes from (or from --integration).
-    #[arg(long, value_enum)]
-    pub crm: Option<CrmArg>,
+    /// CRM the export comes from (or from --integration); `passerelle crms`
+    /// lists them.
+    #[arg(long, value_parser = crm_code_parser())]
+    pub crm: Option<String>,
 
     /// The agency's code in the CRM (Poliris column 1). Records of other
     /// agencies in a grouped file are skipped; `passerelle parse` lists the
@@ -183,22 +199,14 @@ impl EncodingArg {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CrmArg {
-    /// Any SeLoger/Poliris CSV export, bare, in a directory or zipped.
-    Poliris,
-}
-
-impl CrmArg {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Poliris => "poliris",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Self> {
-        <Self as ValueEnum>::from_str(code, true).ok()
-    }
+/// Parses a CRM code, accepting only codes of the registry; an unknown code
+/// is an error that lists them.
+fn crm_code_parser() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        REGISTRY
+            .iter()
+            .map(|entry| PossibleValue::new(entry.code).help(entry.name)),
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

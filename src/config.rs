@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::{CrmArg, ImportArgs};
+use crate::cli::ImportArgs;
 use crate::crm::poliris::AgentMapping;
+use crate::crm::registry;
 use crate::exit::UsageError;
 
 /// Database file used when no flag, variable or setting names one.
@@ -184,7 +185,7 @@ fn find_integration<'f>(file: &'f ConfigFile, name: &str) -> anyhow::Result<&'f 
 /// # Errors
 /// An unknown integration name, or no CRM or agency from any source.
 pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<ImportSettings> {
-    let crm_flag = args.crm.map(CrmArg::code);
+    let crm_flag = args.crm.as_deref();
     let integration = match &args.integration {
         Some(name) => Some(find_integration(file, name)?),
         None => file.integrations.iter().find(|entry| {
@@ -222,12 +223,7 @@ pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<Im
         .ok_or_else(|| {
             UsageError("missing --crm (or --integration NAME from the settings file)".to_string())
         })?;
-    if CrmArg::from_code(&crm).is_none() {
-        return Err(UsageError(format!(
-            "unknown CRM `{crm}` in the settings file; known: poliris"
-        ))
-        .into());
-    }
+    registry::find(&crm)?;
     // The settings file's spelling wins when both name the agency, since
     // they agree but for letter case and the store compares codes exactly.
     let agency = integration

@@ -2,6 +2,7 @@
 
 use crate::config::ConfigError;
 use crate::crm::poliris::PackageError;
+use crate::crm::registry::UnknownCrm;
 use crate::store::lock::LockedError;
 use crate::transport::archive::ArchiveError;
 
@@ -38,7 +39,7 @@ impl ExitStatus {
             Self::Unreadable
         } else if error
             .chain()
-            .any(|cause| cause.is::<UsageError>() || cause.is::<ConfigError>())
+            .any(|cause| cause.is::<UsageError>() || cause.is::<ConfigError>() || cause.is::<UnknownCrm>())
         {
             Self::Usage
         } else {

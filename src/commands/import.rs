@@ -4,7 +4,8 @@ use anyhow::Context;
 
 use crate::cli::{ImportArgs, SummaryFormat};
 use crate::config::{self, ConfigFile};
-use crate::crm::poliris::PolirisPackage;
+use crate::crm::adapter::ReadSettings;
+use crate::crm::registry;
 use crate::exit::ExitStatus;
 use crate::pipeline::{self, ImportOptions, RunSummary};
 use crate::report::Reporter;
@@ -13,7 +14,22 @@ use crate::store::{RunStatus, SqliteStore};
 
 pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     let settings = config::resolve_import(args, config)?;
-    let package = PolirisPackage::open(&args.input.input)?;
+    let crm = registry::find(&settings.crm)?;
+    let read_settings = ReadSettings {
+        crm: settings.crm.clone(),
+        agency_code: Some(settings.agency.clone()),
+        organization: settings.organization.clone(),
+        agents: settings.agent_mapping(),
+        default_agent: settings.default_agent.clone(),
+        encoding: args.input.encoding.forced(),
+    };
+    let mut warnings = Vec::new();
+    let mut feed = crm
+        .adapter
+        .open(&args.input.input, &read_settings, &mut warnings)?;
+    for warning in &warnings {
+        reporter.warn(warning);
+    }
     let mut store = if args.dry_run && !settings.database.exists() {
         reporter.info(&format!(
             "dry run: {} does not exist; comparing with an empty database, which is not created",
@@ -27,13 +43,10 @@ pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> a
         crm: settings.crm.clone(),
         agency_code: settings.agency.clone(),
         organization: settings.organization.clone(),
-        agents: settings.agent_mapping(),
-        default_agent: settings.default_agent.clone(),
-        encoding: args.input.encoding.forced(),
         allow_mass_withdrawal: args.allow_mass_withdrawal,
         dry_run: args.dry_run,
     };
-    let summary = pipeline::import_poliris(&mut store, &package, &options, reporter)
+    let summary = pipeline::import(&mut store, feed.as_mut(), &options, reporter)
         .with_context(|| format!("import of {} failed", args.input.input.display()))?;
 
     match args.format {
@@ -61,7 +74,7 @@ fn print_summary(summary: &RunSummary, options: &ImportOptions, reporter: &mut R
         options.crm,
         options.agency_code,
         summary.source,
-        summary.encoding.label()
+        summary.encoding.map_or("binary", |encoding| encoding.label())
     ));
     let mut line = format!(
         "  {}: {} created, {} updated, {} unchanged; {} withdrawn; {}; {}",

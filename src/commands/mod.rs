@@ -1,6 +1,7 @@
 //! One module per subcommand; each takes its parsed arguments and the
 //! reporter and returns the exit status.
 
+pub mod crms;
 pub mod docs;
 pub mod import;
 pub mod parse;
@@ -23,5 +24,6 @@ pub fn run(cli: Cli, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
         }
         Command::Completions(args) => docs::completions(&args, reporter),
         Command::Man(args) => docs::man(&args, reporter),
+        Command::Crms(args) => crms::run(&args, reporter),
     }
 }

@@ -1,10 +1,10 @@
 //! `passerelle parse`: what each record of an export becomes, without a store.
 
-use std::collections::BTreeMap;
-
 use crate::cli::{ParseArgs, ParseFormat};
+use crate::crm::adapter::{ReadSettings, RecordOutcome};
 use crate::crm::poliris::columns::{COLUMN_COUNT, column_name};
 use crate::crm::poliris::{self, AgentMapping, ConvertSettings, DecodedRecord, PolirisPackage, TraceEntry};
+use crate::crm::registry::{self, Format};
 use crate::encoding::TextEncoding;
 use crate::exit::{ExitStatus, UsageError};
 use crate::listing::{Listing, RentPeriod};
@@ -12,38 +12,52 @@ use crate::record::{RecordIssue, shown_value};
 use crate::report::{Reporter, plural};
 use crate::store::seen::SeenIds;
 
-/// Counts and codes found by a parse, for the closing summary.
+/// Counts found by a parse, for the closing summary.
 #[derive(Default)]
 struct Tally {
     records: u64,
     listings: u64,
     rejected: u64,
     warnings: u64,
-    agencies: BTreeMap<String, u64>,
-    versions: BTreeMap<String, u64>,
 }
 
 pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
-    let package = PolirisPackage::open(&args.input.input)?;
-    let (encoding, warning) = package.choose_encoding(args.input.encoding.forced())?;
-    if let Some(warning) = warning {
-        reporter.warn(&warning);
-    }
-    let settings = ConvertSettings {
-        crm: "poliris".to_string(),
-        agency_code: None,
-        organization: None,
-        agents: AgentMapping::default(),
-        default_agent: None,
-        currency: "EUR".to_string(),
-    };
-    let source = package.listings_name();
-    let has_member = |name: &str| package.has_member(name);
-
+    let crm = registry::find(&args.crm)?;
     if let Some(wanted) = args.explain {
+        if crm.format != Format::PolirisCsv {
+            return Err(UsageError(format!(
+                "--explain reads Poliris files only, and {} is not one",
+                crm.code
+            ))
+            .into());
+        }
+        let package = PolirisPackage::open(&args.input.input)?;
+        let (encoding, warning) = package.choose_encoding(args.input.encoding.forced())?;
+        if let Some(warning) = warning {
+            reporter.warn(&warning);
+        }
+        let settings = ConvertSettings {
+            crm: crm.code.to_string(),
+            agency_code: None,
+            organization: None,
+            agents: AgentMapping::default(),
+            default_agent: None,
+            currency: package.currency_code(),
+        };
         return explain(&package, encoding, wanted, args.all_columns, &settings, reporter);
     }
 
+    let settings = ReadSettings {
+        crm: crm.code.to_string(),
+        encoding: args.input.encoding.forced(),
+        ..ReadSettings::default()
+    };
+    let mut warnings = Vec::new();
+    let mut feed = crm.adapter.open(&args.input.input, &settings, &mut warnings)?;
+    for warning in &warnings {
+        reporter.warn(warning);
+    }
+    let source = feed.source().to_string();
     let mut tally = Tally::default();
     let seen = SeenIds::new()?;
     if args.format == ParseFormat::Table {
@@ -52,50 +66,53 @@ pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStat
             "LINE", "SOURCE ID", "TRANSACTION", "PROPERTY", "PRICE", "CITY", "PHOTOS"
         ))?;
     }
-    poliris::read_feed(&package, encoding, |record| {
+    feed.read(&mut |outcome| {
         tally.records += 1;
-        if let Some(agency) = record.split_agency_id() {
-            *tally.agencies.entry(agency.to_string()).or_default() += 1;
-        }
-        if let Some(version) = record
-            .format_version()
-            .filter(|_| record.check_syntax(&source).is_ok())
-        {
-            *tally.versions.entry(version.to_string()).or_default() += 1;
-        }
-        let converted = match record.convert(&source, &settings, &has_member, None) {
-            Ok(converted) => converted,
-            Err(issue) => {
+        let read = match outcome {
+            RecordOutcome::Listing(read) => read,
+            RecordOutcome::Rejected { issue, .. } => {
                 tally.rejected += 1;
                 reporter.record_issue(&issue);
                 return Ok(true);
             }
+            // parse sets no agency, so no record belongs to another one.
+            RecordOutcome::OtherAgency(_) => return Ok(true),
         };
-        let listing = &converted.listing;
-        if let Some(first_line) = seen.insert(&listing.source_id, record.line)? {
+        let listing = &read.listing;
+        if let Some(first_line) = seen.insert(&listing.source_id, read.line)? {
             tally.rejected += 1;
             reporter.record_issue(&RecordIssue::duplicate(
                 &source,
-                record.line,
+                read.line,
                 &listing.source_id,
                 first_line,
             ));
             return Ok(true);
         }
         tally.listings += 1;
-        for issue in record.warning_issues(&source, &listing.source_id, &converted.warnings) {
+        for issue in &read.warnings {
             tally.warnings += 1;
-            reporter.record_issue(&issue);
+            reporter.record_issue(issue);
         }
         match args.format {
             ParseFormat::Jsonl => reporter.data(&serde_json::to_string(listing)?)?,
-            ParseFormat::Table => reporter.data(&table_row(record.line, listing))?,
+            ParseFormat::Table => reporter.data(&table_row(read.line, listing))?,
         }
         Ok(true)
     })?;
     reporter.end_of_records();
     reporter.flush()?;
-    print_tally(&tally, &source, encoding, reporter);
+    reporter.info(&format!(
+        "{source} ({}): {}, {}, {} rejected, {}",
+        feed.encoding().map_or("binary", TextEncoding::label),
+        plural(tally.records, "record"),
+        plural(tally.listings, "listing"),
+        tally.rejected,
+        plural(tally.warnings, "warning")
+    ));
+    for note in feed.notes() {
+        reporter.info(&note);
+    }
 
     Ok(if tally.rejected > 0 {
         ExitStatus::RecordsRejected
@@ -136,35 +153,6 @@ fn truncate(text: &str, width: usize) -> String {
     let mut cut: String = text.chars().take(width - 1).collect();
     cut.push('…');
     cut
-}
-
-fn print_tally(tally: &Tally, source: &str, encoding: TextEncoding, reporter: &mut Reporter) {
-    reporter.info(&format!(
-        "{source} ({}): {}, {}, {} rejected, {}",
-        encoding.label(),
-        plural(tally.records, "record"),
-        plural(tally.listings, "listing"),
-        tally.rejected,
-        plural(tally.warnings, "warning")
-    ));
-    let join = |counts: &BTreeMap<String, u64>| {
-        counts
-            .iter()
-            .map(|(value, count)| format!("{value} ({count})"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if tally.agencies.is_empty() && tally.listings > 0 {
-        reporter.info("agency ids (column 1): none; any --agency CODE imports these records");
-    } else if !tally.agencies.is_empty() {
-        reporter.info(&format!("agency ids (column 1): {}", join(&tally.agencies)));
-    }
-    if !tally.versions.is_empty() {
-        reporter.info(&format!(
-            "format versions (column 301): {}",
-            join(&tally.versions)
-        ));
-    }
 }
 
 /// Prints record `wanted` column by column, then what the conversion gave.

@@ -15,12 +15,12 @@ use std::thread;
 
 use serde::Serialize;
 
-use crate::crm::poliris::{self, AgentMapping, ConvertSettings, PolirisPackage};
+use crate::crm::adapter::{Feed, ListingRead, RecordOutcome};
 use crate::encoding::TextEncoding;
 use crate::report::Reporter;
 use crate::store::lock::LockToken;
 use crate::store::{RunCounts, RunId, RunStatus, SqliteStore};
-use writer::{KeptColumns, KeptIds, Target, WriteOp, Writer};
+use writer::{Target, WriteOp, Writer};
 
 /// Listings written per transaction, at least: the writer commits at the
 /// first message boundary past it. A killed run keeps whole batches only.
@@ -33,19 +33,15 @@ const OPERATIONS_PER_MESSAGE: usize = 128;
 /// Messages waiting for the writer at most, which bounds memory.
 const CHANNEL_CAPACITY: usize = 8;
 
-/// Settings of one import.
+/// Settings of one import, besides those the adapter read the feed with.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     pub crm: String,
     pub agency_code: String,
     pub organization: Option<String>,
-    pub agents: AgentMapping,
-    pub default_agent: Option<String>,
-    /// `None` detects the encoding from the file.
-    pub encoding: Option<TextEncoding>,
     /// Withdraw even when a guard would stop it.
     pub allow_mass_withdrawal: bool,
-    /// Do everything, then roll back.
+    /// Read and compare everything, write nothing.
     pub dry_run: bool,
 }
 
@@ -56,7 +52,7 @@ pub struct RunSummary {
     pub run_id: Option<RunId>,
     pub status: RunStatus,
     pub source: String,
-    pub encoding: TextEncoding,
+    pub encoding: Option<TextEncoding>,
     pub counts: RunCounts,
     pub guard_reason: Option<String>,
     /// Records skipped because column 1 names another agency, by agency id.
@@ -64,24 +60,23 @@ pub struct RunSummary {
     pub dry_run: bool,
 }
 
-/// Imports a Poliris delivery as a full snapshot of one agency's listings.
+/// Imports one agency's feed: listings are created, updated or left alone,
+/// and, for a full snapshot, the agency's listings the feed lacks are
+/// withdrawn unless a guard trips.
 ///
 /// # Errors
 /// The source cannot be read, another process is importing the same agency
 /// ([`LockedError`](crate::store::lock::LockedError)), or the database cannot
 /// be written. Batches committed before an error stay, and the run is
 /// recorded as failed.
-pub fn import_poliris(
+pub fn import(
     store: &mut SqliteStore,
-    package: &PolirisPackage,
+    feed: &mut dyn Feed,
     options: &ImportOptions,
     reporter: &mut Reporter,
 ) -> anyhow::Result<RunSummary> {
-    let (encoding, warning) = package.choose_encoding(options.encoding)?;
-    if let Some(warning) = warning {
-        reporter.warn(&warning);
-    }
-    let source = package.listings_name();
+    let encoding = feed.encoding();
+    let source = feed.source().to_string();
 
     if options.dry_run {
         let integration = store.find_integration(&options.crm, &options.agency_code)?;
@@ -93,32 +88,24 @@ pub fn import_poliris(
         store.begin_read()?;
         // The lists of seen listings are temporary tables, emptied by the
         // rollback, so the guard is evaluated before it.
-        let result = run_feed(
-            store,
-            package,
-            options,
-            reporter,
-            encoding,
-            &source,
-            Target::Nowhere { integration },
-        )
-        .map_err(|failure| failure.error)
-        .and_then(|(mut counts, other_agencies)| {
-            let guard_reason = guard(
-                &counts,
-                store,
-                integration,
-                options,
-                &other_agencies,
-                active_before,
-            )?;
-            if guard_reason.is_none()
-                && let Some(integration) = integration
-            {
-                counts.withdrawn = store.count_unseen(integration)?;
-            }
-            Ok((counts, other_agencies, guard_reason))
-        });
+        let result = run_feed(store, feed, reporter, Target::Nowhere { integration })
+            .map_err(|failure| failure.error)
+            .and_then(|(mut counts, other_agencies)| {
+                let guard_reason = guard(
+                    &counts,
+                    store,
+                    integration,
+                    options,
+                    &other_agencies,
+                    active_before,
+                )?;
+                if guard_reason.is_none()
+                    && let Some(integration) = integration
+                {
+                    counts.withdrawn = store.count_unseen(integration)?;
+                }
+                Ok((counts, other_agencies, guard_reason))
+            });
         store.rollback()?;
         let (counts, other_agencies, guard_reason) = result?;
         return Ok(RunSummary {
@@ -142,7 +129,7 @@ pub fn import_poliris(
             return Err(error);
         }
     };
-    let result = import_locked(store, package, options, reporter, encoding, source, &lock);
+    let result = import_locked(store, feed, options, reporter, &lock);
     // Release even after an error; a lock left behind would only expire.
     let released = store.release_lock(&lock);
     let summary = result?;
@@ -154,13 +141,13 @@ pub fn import_poliris(
 /// the caller took in the transaction still open here.
 fn import_locked(
     store: &mut SqliteStore,
-    package: &PolirisPackage,
+    feed: &mut dyn Feed,
     options: &ImportOptions,
     reporter: &mut Reporter,
-    encoding: TextEncoding,
-    source: String,
     lock: &LockToken,
 ) -> anyhow::Result<RunSummary> {
+    let encoding = feed.encoding();
+    let source = feed.source().to_string();
     let integration = store.integration(
         &options.crm,
         &options.agency_code,
@@ -178,21 +165,20 @@ fn import_locked(
         run,
         lock: lock.clone(),
     };
-    let (mut counts, other_agencies) =
-        match run_feed(store, package, options, reporter, encoding, &source, target) {
-            Ok(result) => result,
-            Err(failure) => {
-                store.finish_run(
-                    run,
-                    RunStatus::Failed,
-                    &failure.counts,
-                    None,
-                    Some(&format!("{:#}", failure.error)),
-                )?;
-                store.commit()?;
-                return Err(failure.error);
-            }
-        };
+    let (mut counts, other_agencies) = match run_feed(store, feed, reporter, target) {
+        Ok(result) => result,
+        Err(failure) => {
+            store.finish_run(
+                run,
+                RunStatus::Failed,
+                &failure.counts,
+                None,
+                Some(&format!("{:#}", failure.error)),
+            )?;
+            store.commit()?;
+            return Err(failure.error);
+        }
+    };
 
     let guard_reason = guard(
         &counts,
@@ -242,60 +228,36 @@ impl From<anyhow::Error> for FeedFailure {
 /// agency.
 fn run_feed(
     store: &mut SqliteStore,
-    package: &PolirisPackage,
-    options: &ImportOptions,
+    feed: &mut dyn Feed,
     reporter: &mut Reporter,
-    encoding: TextEncoding,
-    source: &str,
     target: Target,
 ) -> Result<(RunCounts, BTreeMap<String, u64>), FeedFailure> {
-    let settings = ConvertSettings {
-        crm: options.crm.clone(),
-        agency_code: Some(options.agency_code.clone()),
-        organization: options.organization.clone(),
-        agents: options.agents.clone(),
-        default_agent: options.default_agent.clone(),
-        currency: currency_code(package),
-    };
     let mut other_agencies = BTreeMap::new();
     let mut skipped = 0;
-    let writer = Writer::new(store, source.to_string(), target);
+    let writer = Writer::new(store, feed.source().to_string(), target);
 
     let (sender, receiver) = mpsc::sync_channel::<Vec<WriteOp>>(CHANNEL_CAPACITY);
     let mut operations = Vec::with_capacity(OPERATIONS_PER_MESSAGE);
     let (read, written) = thread::scope(|scope| {
         let writing = scope.spawn(move || writer.run_until_closed(receiver));
-        let read = poliris::read_feed(package, encoding, |record| {
-            let has_member = |name: &str| package.has_member(name);
-            let other_agency = record
-                .split_agency_id()
-                .is_some_and(|agency| !agency.eq_ignore_ascii_case(&options.agency_code));
-            let converted = if other_agency {
-                Ok(None)
-            } else {
-                record.convert(source, &settings, &has_member, None).map(Some)
-            };
-            let op = match converted {
-                Ok(None) => {
+        let read = feed.read(&mut |outcome| {
+            let op = match outcome {
+                RecordOutcome::OtherAgency(agency) => {
                     skipped += 1;
-                    let agency = record.agency_id().unwrap_or_default().to_string();
                     *other_agencies.entry(agency).or_default() += 1;
                     return Ok(true);
                 }
-                Err(issue) => {
+                RecordOutcome::Rejected { issue, kept } => {
                     reporter.record_issue(&issue);
-                    let (technical_id, reference) = record.readable_ids();
-                    WriteOp::Rejected {
-                        issue,
-                        kept: KeptIds {
-                            source_id: technical_id.or(reference).map(str::to_string),
-                            reference: reference.map(str::to_string),
-                        },
-                    }
+                    WriteOp::Rejected { issue, kept }
                 }
-                Ok(Some(converted)) => {
-                    let listing = converted.listing;
-                    let warnings = record.warning_issues(source, &listing.source_id, &converted.warnings);
+                RecordOutcome::Listing(read) => {
+                    let ListingRead {
+                        listing,
+                        warnings,
+                        raw,
+                        line,
+                    } = *read;
                     for issue in &warnings {
                         reporter.record_issue(issue);
                     }
@@ -304,8 +266,8 @@ fn run_feed(
                         listing: Box::new(listing),
                         data,
                         content_hash,
-                        raw: KeptColumns::from_record(record),
-                        line: record.line,
+                        raw,
+                        line,
                         warnings,
                     }
                 }
@@ -370,7 +332,7 @@ fn guard(
         None => 0,
     };
     let reason = if counts.seen == 0 {
-        let mut reason = format!("the file has no valid listing for agency {}", options.agency_code);
+        let mut reason = format!("the feed has no valid listing for agency {}", options.agency_code);
         if !other_agencies.is_empty() {
             let agencies: Vec<String> = other_agencies
                 .iter()
@@ -389,24 +351,11 @@ fn guard(
         Some(reason)
     } else if missing_count * 2 > active_before {
         Some(format!(
-            "the file would withdraw {missing_count} of {active_before} active listings (more than half); \
+            "the feed would withdraw {missing_count} of {active_before} active listings (more than half); \
              check the file, or pass --allow-mass-withdrawal"
         ))
     } else {
         None
     };
     Ok(reason.filter(|_| !options.allow_mass_withdrawal))
-}
-
-/// Returns the ISO 4217 code for the `Devise` of `Config.txt`. Poliris
-/// prices are in euros unless the file declares another currency.
-fn currency_code(package: &PolirisPackage) -> String {
-    let declared = package
-        .config
-        .as_ref()
-        .and_then(|config| config.currency.as_deref());
-    match declared.map(|currency| currency.trim().to_ascii_lowercase()) {
-        Some(currency) if currency.len() == 3 && currency != "eur" => currency.to_ascii_uppercase(),
-        _ => "EUR".to_string(),
-    }
 }

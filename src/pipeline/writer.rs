@@ -6,7 +6,7 @@
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use crate::crm::poliris::DecodedRecord;
+use crate::crm::adapter::{KeptIds, RawRecord};
 use crate::listing::Listing;
 use crate::record::RecordIssue;
 use crate::store::lock::{HEARTBEAT_SECONDS, LockToken};
@@ -19,7 +19,7 @@ pub enum WriteOp {
         /// The listing as JSON, and the BLAKE3 hash of that JSON.
         data: String,
         content_hash: [u8; 32],
-        raw: KeptColumns,
+        raw: RawRecord,
         line: u64,
         warnings: Vec<RecordIssue>,
     },
@@ -27,13 +27,6 @@ pub enum WriteOp {
         issue: Box<RecordIssue>,
         kept: KeptIds,
     },
-}
-
-/// Ids read from a rejected record, to find its stored listing, which is
-/// then kept as it is rather than withdrawn for missing.
-pub struct KeptIds {
-    pub source_id: Option<String>,
-    pub reference: Option<String>,
 }
 
 /// Serializes a listing to JSON and hashes the JSON with BLAKE3.
@@ -44,49 +37,6 @@ pub fn listing_json(listing: &Listing) -> anyhow::Result<(String, [u8; 32])> {
     let data = serde_json::to_string(listing)?;
     let hash = *blake3::hash(data.as_bytes()).as_bytes();
     Ok((data, hash))
-}
-
-/// The record's non-empty columns without personal data, copied into one
-/// string; [`KeptColumns::to_json`] makes the JSON only when the listing is
-/// written, since most listings of a re-import are unchanged.
-pub struct KeptColumns {
-    text: String,
-    /// Rank of each column and the end of its value in `text`.
-    ends: Vec<(u16, u32)>,
-}
-
-impl KeptColumns {
-    pub fn from_record(record: &DecodedRecord<'_>) -> Self {
-        let mut text = String::with_capacity(4 * 1024);
-        let mut ends = Vec::with_capacity(64);
-        for (rank, value) in record.kept_columns() {
-            text.push_str(value);
-            ends.push((rank as u16, text.len() as u32));
-        }
-        Self { text, ends }
-    }
-
-    /// Returns a JSON object keyed by rank, e.g. `{"1":"AGENCE-SUD","2":"12_3101",…}`.
-    ///
-    /// # Errors
-    /// Serialization failed, which only a bug can cause.
-    pub fn to_json(&self) -> anyhow::Result<String> {
-        let mut json = Vec::with_capacity(self.text.len() + 16 * self.ends.len());
-        json.push(b'{');
-        let mut start = 0;
-        for (index, &(rank, end)) in self.ends.iter().enumerate() {
-            if index > 0 {
-                json.push(b',');
-            }
-            json.push(b'"');
-            json.extend_from_slice(rank.to_string().as_bytes());
-            json.extend_from_slice(b"\":");
-            serde_json::to_writer(&mut json, &self.text[start..end as usize])?;
-            start = end as usize;
-        }
-        json.push(b'}');
-        Ok(String::from_utf8(json)?)
-    }
 }
 
 /// Counts and late rejections the writer returns when the feed is done.
@@ -249,7 +199,7 @@ impl<'s> Writer<'s> {
     fn apply(
         &mut self,
         row: &ListingRow<'_>,
-        raw: &KeptColumns,
+        raw: &RawRecord,
         line: u64,
         warnings: &[RecordIssue],
     ) -> anyhow::Result<()> {

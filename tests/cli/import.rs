@@ -585,7 +585,7 @@ fn wrong_agency_guard_names_the_right_one() {
     assert_eq!(imported.code, 4, "{}", imported.stderr);
     assert!(
         imported.stderr.contains(
-            "the file has no valid listing for agency AGENCE-OEST; its records belong to AGENCE-OUEST (5): check --agency"
+            "the feed has no valid listing for agency AGENCE-OEST; its records belong to AGENCE-OUEST (5): check --agency"
         ),
         "{}",
         imported.stderr

@@ -9,6 +9,7 @@
 //! [`read_feed`] ties them together: it decodes each record with the file's
 //! encoding and hands it, checked and converted, to a visitor.
 
+pub mod adapter;
 pub mod columns;
 pub mod convert;
 pub mod package;

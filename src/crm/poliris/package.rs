@@ -186,6 +186,16 @@ impl PolirisPackage {
         }
     }
 
+    /// Returns the ISO 4217 code for the `Devise` of `Config.txt`. Poliris
+    /// prices are in euros unless the file declares another currency.
+    pub fn currency_code(&self) -> String {
+        let declared = self.config.as_ref().and_then(|config| config.currency.as_deref());
+        match declared.map(|currency| currency.trim().to_ascii_lowercase()) {
+            Some(currency) if currency.len() == 3 && currency != "eur" => currency.to_ascii_uppercase(),
+            _ => "EUR".to_string(),
+        }
+    }
+
     /// Returns whether a file of this name was delivered beside the listings file.
     pub fn has_member(&self, file_name: &str) -> bool {
         self.member_names

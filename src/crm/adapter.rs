@@ -1,0 +1,165 @@
+//! The contract between the shared import pipeline and one CRM's code.
+//!
+//! An [`Adapter`] knows only what differs between CRMs: how to open a staged
+//! payload (a file, a directory, an archive, a downloaded API response), how
+//! each raw record becomes a listing or a rejection, the listing's stable
+//! source id, and whether a delivery is a full snapshot. Deduplication,
+//! storage, withdrawals and reporting are written once, in the pipeline.
+
+use std::path::Path;
+
+use crate::crm::poliris::AgentMapping;
+use crate::encoding::TextEncoding;
+use crate::listing::Listing;
+use crate::record::RecordIssue;
+
+/// Settings an adapter reads a payload with.
+#[derive(Debug, Clone, Default)]
+pub struct ReadSettings {
+    /// Registry code stored in each listing, e.g. `hektor`.
+    pub crm: String,
+    /// The integration's agency code. Records of other agencies are skipped;
+    /// `None` (in `parse`) keeps every record and takes its own agency id.
+    pub agency_code: Option<String>,
+    pub organization: Option<String>,
+    pub agents: AgentMapping,
+    pub default_agent: Option<String>,
+    /// Text encoding forced by the user, for text formats.
+    pub encoding: Option<TextEncoding>,
+}
+
+/// One record of a payload, read and converted.
+pub enum RecordOutcome {
+    Listing(Box<ListingRead>),
+    /// The record cannot become a listing. `kept` names the stored listing
+    /// it stands for, when its ids could still be read.
+    Rejected {
+        issue: Box<RecordIssue>,
+        kept: KeptIds,
+    },
+    /// The record belongs to another agency of a grouped delivery.
+    OtherAgency(String),
+}
+
+/// A converted listing with what the pipeline keeps beside it.
+pub struct ListingRead {
+    pub listing: Listing,
+    pub warnings: Vec<RecordIssue>,
+    pub raw: RawRecord,
+    /// 1-based line (or position) where the record starts in the payload.
+    pub line: u64,
+}
+
+/// An opened payload, read record by record.
+pub trait Feed {
+    /// Names the payload in messages: a path, `archive.zip!Annonces.csv`.
+    fn source(&self) -> &str;
+
+    /// Text encoding the payload is read with, for text formats.
+    fn encoding(&self) -> Option<TextEncoding>;
+
+    /// Whether the payload holds the agency's whole portfolio, so that the
+    /// listings it lacks are withdrawn.
+    fn is_full_snapshot(&self) -> bool;
+
+    /// Returns facts about the payload for people, gathered while reading:
+    /// the agency codes it holds, its format versions.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Reads every record in order and hands each to `visit`, which returns
+    /// `false` to stop.
+    ///
+    /// # Errors
+    /// The payload cannot be read to its end, or `visit` failed.
+    fn read(&mut self, visit: &mut dyn FnMut(RecordOutcome) -> anyhow::Result<bool>) -> anyhow::Result<()>;
+}
+
+/// One CRM's code, registered in [`REGISTRY`](super::REGISTRY).
+pub trait Adapter: Sync {
+    /// Opens a staged payload. Warnings found on opening (a forced encoding
+    /// that garbles the text, say) are pushed to `warnings`.
+    ///
+    /// # Errors
+    /// The payload is missing, unreadable or not in the adapter's format.
+    fn open<'a>(
+        &'a self,
+        payload: &Path,
+        settings: &'a ReadSettings,
+        warnings: &mut Vec<String>,
+    ) -> anyhow::Result<Box<dyn Feed + 'a>>;
+}
+
+/// The CRM's record kept beside its listing for debugging, turned into JSON
+/// only when the listing is written.
+pub enum RawRecord {
+    /// Columns of a positional format, by 1-based rank.
+    Columns(KeptColumns),
+    /// A record that already is JSON, personal data removed.
+    Json(String),
+}
+
+impl RawRecord {
+    /// Returns the record as JSON.
+    ///
+    /// # Errors
+    /// Serialization failed, which only a bug can cause.
+    pub fn to_json(&self) -> anyhow::Result<String> {
+        match self {
+            Self::Columns(columns) => columns.to_json(),
+            Self::Json(json) => Ok(json.clone()),
+        }
+    }
+}
+
+/// Ids read from a rejected record, to find its stored listing, which is
+/// then kept as it is rather than withdrawn for missing.
+pub struct KeptIds {
+    pub source_id: Option<String>,
+    pub reference: Option<String>,
+}
+
+/// The record's non-empty columns without personal data, copied into one
+/// string; [`KeptColumns::to_json`] makes the JSON only when the listing is
+/// written, since most listings of a re-import are unchanged.
+pub struct KeptColumns {
+    text: String,
+    /// Rank of each column and the end of its value in `text`.
+    ends: Vec<(u16, u32)>,
+}
+
+impl KeptColumns {
+    /// Copies `(rank, value)` pairs, in rank order.
+    pub fn from_columns<'v>(columns: impl Iterator<Item = (usize, &'v str)>) -> Self {
+        let mut text = String::with_capacity(4 * 1024);
+        let mut ends = Vec::with_capacity(64);
+        for (rank, value) in columns {
+            text.push_str(value);
+            ends.push((rank as u16, text.len() as u32));
+        }
+        Self { text, ends }
+    }
+
+    /// Returns a JSON object keyed by rank, e.g. `{"1":"AGENCE-SUD","2":"12_3101",…}`.
+    ///
+    /// # Errors
+    /// Serialization failed, which only a bug can cause.
+    pub fn to_json(&self) -> anyhow::Result<String> {
+        let mut json = Vec::with_capacity(self.text.len() + 16 * self.ends.len());
+        json.push(b'{');
+        let mut start = 0;
+        for (index, &(rank, end)) in self.ends.iter().enumerate() {
+            if index > 0 {
+                json.push(b',');
+            }
+            json.push(b'"');
+            json.extend_from_slice(rank.to_string().as_bytes());
+            json.extend_from_slice(b"\":");
+            serde_json::to_writer(&mut json, &self.text[start..end as usize])?;
+            start = end as usize;
+        }
+        json.push(b'}');
+        Ok(String::from_utf8(json)?)
+    }
+}

@@ -1,0 +1,160 @@
+//! The table of every CRM passerelle knows: one line per CRM, read by the
+//! command line (`--crm` values, `passerelle crms`), the settings file check
+//! and the pipeline. Adding a CRM is one line here plus its adapter module.
+
+use serde::Serialize;
+use thiserror::Error;
+
+use super::adapter::Adapter;
+use super::poliris::adapter::PolirisAdapter;
+
+/// How a CRM's payloads reach us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// A file, directory or zip given by path.
+    Local,
+    /// Files the CRM drops on our FTP server.
+    Ftp,
+}
+
+/// The format of a CRM's payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// SeLoger "Poliris" CSV, bare or zipped with `Config.txt` and `Photos.cfg`.
+    PolirisCsv,
+}
+
+/// Where a CRM drops an agency's files on our FTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FtpLayout {
+    /// Folder of the CRM, from the FTP root.
+    pub folder: &'static str,
+    /// File name, `{agency}` standing for the agency code.
+    pub file_pattern: &'static str,
+    pub zipped: bool,
+}
+
+/// One registered CRM.
+#[derive(Serialize)]
+pub struct CrmEntry {
+    /// Code used on the command line, in settings and in the store.
+    pub code: &'static str,
+    pub name: &'static str,
+    pub transport: Transport,
+    pub format: Format,
+    /// Whether each delivery is the agency's whole portfolio, so that
+    /// listings missing from it are withdrawn.
+    pub full_snapshot: bool,
+    pub ftp: Option<FtpLayout>,
+    /// Names of the credentials an integration must supply, each through an
+    /// environment variable it names.
+    pub credentials: &'static [&'static str],
+    #[serde(skip)]
+    pub adapter: &'static dyn Adapter,
+}
+
+/// Every CRM passerelle can import, by code.
+pub static REGISTRY: &[CrmEntry] = &[
+    CrmEntry {
+        code: "poliris",
+        name: "Any SeLoger/Poliris export given by path",
+        transport: Transport::Local,
+        format: Format::PolirisCsv,
+        full_snapshot: true,
+        ftp: None,
+        credentials: &[],
+        adapter: &PolirisAdapter,
+    },
+    CrmEntry {
+        code: "hektor",
+        name: "Hektor (La Boîte Immo), Poliris export",
+        transport: Transport::Ftp,
+        format: Format::PolirisCsv,
+        full_snapshot: true,
+        ftp: Some(FtpLayout {
+            folder: "hektor",
+            file_pattern: "{agency}.zip",
+            zipped: true,
+        }),
+        credentials: &[],
+        adapter: &PolirisAdapter,
+    },
+    CrmEntry {
+        code: "twimmo",
+        name: "Twimmo, Poliris export",
+        transport: Transport::Ftp,
+        format: Format::PolirisCsv,
+        full_snapshot: true,
+        ftp: Some(FtpLayout {
+            folder: "twimmo",
+            file_pattern: "{agency}.zip",
+            zipped: true,
+        }),
+        credentials: &[],
+        adapter: &PolirisAdapter,
+    },
+];
+
+/// A CRM code that is not in the registry.
+#[derive(Debug, Error)]
+#[error("unknown CRM `{code}`; known CRMs: {}", codes().join(", "))]
+pub struct UnknownCrm {
+    pub code: String,
+}
+
+/// Returns the registered CRM with this code.
+///
+/// # Errors
+/// [`UnknownCrm`], which lists the known codes.
+pub fn find(code: &str) -> Result<&'static CrmEntry, UnknownCrm> {
+    REGISTRY
+        .iter()
+        .find(|entry| entry.code == code)
+        .ok_or_else(|| UnknownCrm {
+            code: code.to_string(),
+        })
+}
+
+/// Codes of every registered CRM, in table order.
+pub fn codes() -> Vec<&'static str> {
+    REGISTRY.iter().map(|entry| entry.code).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_lowercase_words() {
+        let mut seen = std::collections::HashSet::new();
+        for entry in REGISTRY {
+            assert!(seen.insert(entry.code), "{} is registered twice", entry.code);
+            assert!(
+                entry
+                    .code
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{}",
+                entry.code
+            );
+            assert_eq!(
+                entry.transport == Transport::Ftp,
+                entry.ftp.is_some(),
+                "{}",
+                entry.code
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_code_lists_the_known_ones() {
+        let error = find("nosuchcrm").err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "unknown CRM `nosuchcrm`; known CRMs: poliris, hektor, twimmo"
+        );
+        assert_eq!(find("hektor").unwrap().format, Format::PolirisCsv);
+    }
+}
