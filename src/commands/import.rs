@@ -1,5 +1,7 @@
 //! `passerelle import`: one agency's export into the database.
 
+use std::path::Path;
+
 use anyhow::Context;
 
 use crate::cli::{ImportArgs, SummaryFormat};
@@ -13,6 +15,28 @@ use crate::report::plural;
 use crate::store::{RunStatus, SqliteStore};
 
 pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
+    let result = import(args, config, reporter)
+        .with_context(|| format!("cannot import {}", args.input.input.display()));
+    match result {
+        Ok(status) => Ok(status),
+        Err(error) if args.format == SummaryFormat::Json => {
+            // A program reading stdout gets an answer even when the run
+            // never started; the error itself still goes to stderr.
+            let status = ExitStatus::for_error(&error);
+            let failure = serde_json::json!({
+                "status": if status == ExitStatus::Locked { "locked" } else { "failed" },
+                "exit_status": status.code(),
+                "error": format!("{error:#}"),
+            });
+            reporter.data(&failure.to_string())?;
+            reporter.flush()?;
+            Err(error)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     let settings = config::resolve_import(args, config)?;
     let crm = registry::find(&settings.crm)?;
     let read_settings = ReadSettings {
@@ -30,15 +54,7 @@ pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> a
     for warning in &warnings {
         reporter.warn(warning);
     }
-    let mut store = if args.dry_run && !settings.database.exists() {
-        reporter.info(&format!(
-            "dry run: {} does not exist; comparing with an empty database, which is not created",
-            settings.database.display()
-        ));
-        SqliteStore::open_in_memory()?
-    } else {
-        SqliteStore::open(&settings.database)?
-    };
+    let mut store = open_store(&settings.database, args.dry_run, reporter)?;
     let options = ImportOptions {
         crm: settings.crm.clone(),
         agency_code: settings.agency.clone(),
@@ -46,12 +62,11 @@ pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> a
         allow_mass_withdrawal: args.allow_mass_withdrawal,
         dry_run: args.dry_run,
     };
-    let summary = pipeline::import(&mut store, feed.as_mut(), &options, reporter)
-        .with_context(|| format!("import of {} failed", args.input.input.display()))?;
+    let summary = pipeline::import(&mut store, feed.as_mut(), &options, reporter)?;
 
     match args.format {
         SummaryFormat::Json => reporter.data(&serde_json::to_string(&summary)?)?,
-        SummaryFormat::Text => print_summary(&summary, &options, reporter),
+        SummaryFormat::Text => print_summary(&summary, &options, &settings.database, reporter),
     }
     print_alerts(&summary, reporter);
     reporter.flush()?;
@@ -63,10 +78,31 @@ pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> a
     })
 }
 
-fn print_summary(summary: &RunSummary, options: &ImportOptions, reporter: &mut Reporter) {
+/// Opens the database; a dry run on a file that does not exist yet compares
+/// with an empty database in memory instead of creating the file.
+fn open_store(database: &Path, dry_run: bool, reporter: &mut Reporter) -> anyhow::Result<SqliteStore> {
+    if !dry_run || database.exists() {
+        return SqliteStore::open(database);
+    }
+    let folder = database.parent().filter(|folder| !folder.as_os_str().is_empty());
+    if let Some(folder) = folder.filter(|folder| !folder.is_dir()) {
+        anyhow::bail!(
+            "cannot open SQLite database {}: folder {} does not exist",
+            database.display(),
+            folder.display()
+        );
+    }
+    reporter.info(&format!(
+        "dry run: {} does not exist; comparing with an empty database, which is not created",
+        database.display()
+    ));
+    SqliteStore::open_in_memory()
+}
+
+fn print_summary(summary: &RunSummary, options: &ImportOptions, database: &Path, reporter: &mut Reporter) {
     let counts = &summary.counts;
     let heading = match summary.run_id {
-        Some(run) => format!("run {run}"),
+        Some(run) => format!("run {run} into {}", database.display()),
         None => "dry run, nothing written".to_string(),
     };
     reporter.info(&format!(

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::crm::adapter::{Feed, ListingRead, RecordOutcome};
 use crate::encoding::TextEncoding;
-use crate::report::Reporter;
+use crate::report::{Reporter, plural};
 use crate::store::lock::LockToken;
 use crate::store::{RunCounts, RunId, RunStatus, SqliteStore};
 use writer::{Target, WriteOp, Writer};
@@ -79,6 +79,13 @@ pub fn import(
     let source = feed.source().to_string();
 
     if options.dry_run {
+        if let Some(holder) = store.lock_holder(&options.crm, &options.agency_code)? {
+            reporter.warn(&format!(
+                "another run of {} {} is in progress ({holder}); this dry run compares with whatever it has \
+                 written so far",
+                options.crm, options.agency_code
+            ));
+        }
         let integration = store.find_integration(&options.crm, &options.agency_code)?;
         let active_before = match integration {
             Some(integration) => store.active_count(integration)?,
@@ -153,7 +160,15 @@ fn import_locked(
         &options.agency_code,
         options.organization.as_deref(),
     )?;
-    store.mark_interrupted_runs(integration)?;
+    let interrupted = store.mark_interrupted_runs(integration)?;
+    if interrupted > 0 {
+        reporter.info(&format!(
+            "{} of {} {} stopped before finishing; marked interrupted",
+            plural(interrupted as u64, "earlier run"),
+            options.crm,
+            options.agency_code
+        ));
+    }
     let run = store.begin_run(integration, &source)?;
     let active_before = store.active_count(integration)?;
     store.commit()?;

@@ -111,6 +111,24 @@ impl SqliteStore {
         })
     }
 
+    /// Describes the live holder of an integration's lock, if any, for a
+    /// dry run to warn that another run is changing what it compares with.
+    pub fn lock_holder(&self, crm: &str, agency_code: &str) -> anyhow::Result<Option<String>> {
+        let holder: Option<(i64, String, String, i64)> = self
+            .connection
+            .query_row(
+                "SELECT pid, host, acquired_at, heartbeat_unix FROM locks WHERE crm = ?1 AND agency_code = ?2",
+                params![crm, agency_code],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()?;
+        Ok(holder.and_then(|(pid, host, acquired_at, heartbeat)| {
+            let expired = Utc::now().timestamp() - heartbeat > LOCK_TTL_SECONDS;
+            let dead = host == host_name() && process_is_gone(pid);
+            (!expired && !dead).then(|| format!("pid {pid} on {host}, since {acquired_at}"))
+        }))
+    }
+
     /// Tells other processes that the holder is still working; takes effect
     /// at the caller's next commit.
     pub fn heartbeat(&self, token: &LockToken) -> anyhow::Result<()> {

@@ -738,3 +738,64 @@ fn concurrent_import_of_same_agency_stops() {
     assert_eq!(rows, 20_000);
     assert_eq!(locks, 0, "every lock was released");
 }
+
+#[test]
+fn json_format_reports_failures_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = passerelle()
+        .args([
+            "import",
+            "no/such/Annonces.csv",
+            "--crm",
+            "poliris",
+            "--agency",
+            OUEST,
+            "--format",
+            "json",
+        ])
+        .arg("--database")
+        .arg(dir.path().join("passerelle.db"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let failure: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(failure["status"], "failed");
+    assert_eq!(failure["exit_status"], 3);
+    assert!(
+        failure["error"].as_str().unwrap().contains("does not exist"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn example_settings_file_imports_its_integration() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("passerelle.toml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml"),
+        &settings,
+    )
+    .unwrap();
+    let output = passerelle()
+        .args([
+            "import",
+            "--integration",
+            "agence-ouest",
+            "--format",
+            "json",
+            "--config",
+        ])
+        .arg(&settings)
+        .arg(fixture("snapshot-1.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(counts(&summary), (5, 0, 0, 0, 0));
+    assert!(dir.path().join("passerelle.db").is_file());
+}

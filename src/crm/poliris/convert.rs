@@ -431,18 +431,14 @@ impl<'a> Fields<'a, '_> {
     /// Rank 27; 0 means unknown in real exports, and a year outside
     /// 1000–2100 is a typing error.
     fn year_built(&mut self) -> Option<u16> {
-        let year = self.parsed(rank::YEAR_BUILT, "year_built", parse_integer)?;
-        match year {
-            0 => None,
-            1000..=2100 => Some(year as u16),
-            _ => {
-                self.warn(
-                    rank::YEAR_BUILT,
-                    format!("year_built: `{year}` is not a plausible year"),
-                );
-                None
+        let plausible = |text: &str| -> Result<Option<u16>, String> {
+            match parse_integer(text)? {
+                None | Some(0) => Ok(None),
+                Some(year @ 1000..=2100) => Ok(Some(year as u16)),
+                Some(year) => Err(format!("`{year}` is not a plausible year")),
             }
-        }
+        };
+        self.parsed(rank::YEAR_BUILT, "year_built", plausible)
     }
 
     /// Returns the real postal code and city (ranks 108/109) when present,

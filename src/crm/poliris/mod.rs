@@ -128,8 +128,13 @@ impl DecodedRecord<'_> {
                  check that fields are separated by !#",
                 if count == 1 { "column" } else { "columns" }
             );
-            let last = self.fields.last().map(|value| value.to_string());
-            return Err(self.rejection(file, Some(count + 1), last, reason));
+            // A line that did not split at all has no column to point at,
+            // and its one value is the whole line.
+            let (rank, last) = match count {
+                0 | 1 => (None, None),
+                _ => (Some(count + 1), self.fields.last().map(|value| value.to_string())),
+            };
+            return Err(self.rejection(file, rank, last, reason));
         }
         Ok(())
     }
