@@ -46,8 +46,12 @@ pub struct ListingRead {
     pub listing: Listing,
     pub warnings: Vec<RecordIssue>,
     pub raw: RawRecord,
-    /// 1-based line (or position) where the record starts in the payload.
+    /// 1-based line where the record starts in the payload, or its 1-based
+    /// position among the records of a file without lines (JSON).
     pub line: u64,
+    /// The CRM marks the listing sold, withdrawn or deleted: it is stored,
+    /// but as withdrawn.
+    pub withdrawn: bool,
 }
 
 /// An opened payload, read record by record.

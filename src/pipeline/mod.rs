@@ -109,7 +109,7 @@ pub fn import(
                 if guard_reason.is_none()
                     && let Some(integration) = integration
                 {
-                    counts.withdrawn = store.count_unseen(integration)?;
+                    counts.withdrawn += store.count_unseen(integration)?;
                 }
                 Ok((counts, other_agencies, guard_reason))
             });
@@ -204,7 +204,7 @@ fn import_locked(
         active_before,
     )?;
     if guard_reason.is_none() {
-        counts.withdrawn = store.withdraw_unseen(integration, run)?;
+        counts.withdrawn += store.withdraw_unseen(integration, run)?;
         store.record_good_run(integration, run, counts.seen)?;
     }
     let status = status_of(&counts, guard_reason.as_deref());
@@ -272,6 +272,7 @@ fn run_feed(
                         warnings,
                         raw,
                         line,
+                        withdrawn,
                     } = *read;
                     for issue in &warnings {
                         reporter.record_issue(issue);
@@ -283,6 +284,7 @@ fn run_feed(
                         content_hash,
                         raw,
                         line,
+                        withdrawn,
                         warnings,
                     }
                 }

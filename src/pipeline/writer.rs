@@ -21,6 +21,8 @@ pub enum WriteOp {
         content_hash: [u8; 32],
         raw: RawRecord,
         line: u64,
+        /// The CRM says the listing is sold or withdrawn.
+        withdrawn: bool,
         warnings: Vec<RecordIssue>,
     },
     Rejected {
@@ -121,6 +123,7 @@ impl<'s> Writer<'s> {
                         content_hash,
                         raw,
                         line,
+                        withdrawn,
                         warnings,
                     } => {
                         let row = ListingRow {
@@ -128,7 +131,7 @@ impl<'s> Writer<'s> {
                             data: &data,
                             content_hash,
                         };
-                        self.apply(&row, &raw, line, &warnings)?;
+                        self.apply(&row, &raw, line, withdrawn, &warnings)?;
                     }
                 }
             }
@@ -196,11 +199,14 @@ impl<'s> Writer<'s> {
         }
     }
 
+    /// Writes one listing. `withdrawn` is the CRM's own word that the
+    /// listing is sold or withdrawn: it is stored, but marked withdrawn.
     fn apply(
         &mut self,
         row: &ListingRow<'_>,
         raw: &RawRecord,
         line: u64,
+        withdrawn: bool,
         warnings: &[RecordIssue],
     ) -> anyhow::Result<()> {
         let source_id = &row.listing.source_id;
@@ -222,14 +228,25 @@ impl<'s> Writer<'s> {
             return Ok(());
         }
 
+        let was_active = existing.as_ref().is_some_and(|stored| !stored.withdrawn);
         let outcome = match (existing, &self.target) {
-            (Some(stored), _) if stored.content_hash == row.content_hash && !stored.withdrawn => {
+            (Some(stored), _) if stored.content_hash == row.content_hash && stored.withdrawn == withdrawn => {
+                ApplyOutcome::Unchanged
+            }
+            (Some(stored), _) if stored.content_hash == row.content_hash && withdrawn => {
+                // Same content, but the CRM now says sold or withdrawn.
+                if let Target::Store { run, .. } = &self.target {
+                    self.store.withdraw_listing(stored.id, *run)?;
+                }
                 ApplyOutcome::Unchanged
             }
             (Some(_), Target::Nowhere { .. }) => ApplyOutcome::Updated,
             (None, Target::Nowhere { .. }) => ApplyOutcome::Created,
             (Some(stored), Target::Store { run, .. }) => {
                 self.store.update_listing(stored.id, *run, row, &raw.to_json()?)?;
+                if withdrawn {
+                    self.store.withdraw_listing(stored.id, *run)?;
+                }
                 ApplyOutcome::Updated
             }
             (None, Target::Store { integration, run, .. }) => {
@@ -237,9 +254,16 @@ impl<'s> Writer<'s> {
                     .store
                     .insert_listing(*integration, *run, row, &raw.to_json()?)?;
                 self.store.mark_seen(id, line)?;
+                if withdrawn {
+                    self.store.withdraw_listing(id, *run)?;
+                }
                 ApplyOutcome::Created
             }
         };
+        if withdrawn && was_active {
+            self.written.counts.withdrawn += 1;
+            self.pending += 1;
+        }
 
         let counts = &mut self.written.counts;
         counts.seen += 1;

@@ -262,6 +262,15 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Marks one listing withdrawn now, as its CRM asked.
+    pub fn withdraw_listing(&self, id: ListingId, run: RunId) -> anyhow::Result<()> {
+        let mut statement = self.connection.prepare_cached(
+            "UPDATE listings SET withdrawn_at = ?2, last_changed_at = ?2, last_run_id = ?3 WHERE id = ?1",
+        )?;
+        statement.execute(params![id, timestamp(), run])?;
+        Ok(())
+    }
+
     pub fn record_issue(&self, run: RunId, issue: &RecordIssue) -> anyhow::Result<()> {
         let mut statement = self.connection.prepare_cached(
             "INSERT INTO run_errors (run_id, severity, file, line, source_id, column_rank, column_name, value, message)

@@ -1,3 +1,4 @@
-//! How CRM payloads reach passerelle. Only local archives exist so far.
+//! How CRM payloads reach passerelle: local archives and HTTP APIs.
 
 pub mod archive;
+pub mod http;

@@ -138,6 +138,7 @@ impl Feed for PolirisFeed {
                         warnings,
                         raw: RawRecord::Columns(KeptColumns::from_columns(record.kept_columns())),
                         line: record.line,
+                        withdrawn: false,
                     }))
                 }
             };
