@@ -29,6 +29,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('parse', 'parse', [CompletionResultType]::ParameterValue, 'Read a CRM export and print each listing as JSON, without storing anything')
+            [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Download an agency''s payload from its CRM into the staging folder, without importing it, and print the folder''s path')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import a CRM export into the database as the agency''s full list of listings')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page to stdout, or write every page to a directory')
@@ -50,11 +51,25 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'passerelle;fetch' {
+            [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'Integration, by its `name` in the settings file; it supplies the CRM, agency, organization, agent mapping and credentials')
+            [CompletionResult]::new('--crm', '--crm', [CompletionResultType]::ParameterName, 'CRM code (or from --integration); `passerelle crms` lists them')
+            [CompletionResult]::new('--agency', '--agency', [CompletionResultType]::ParameterName, 'The agency''s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds')
+            [CompletionResult]::new('--staging-dir', '--staging-dir', [CompletionResultType]::ParameterName, 'Folder that receives <crm>/<agency>/<UTC time>/ [default: `staging.path` of the settings file, else ./staging]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'passerelle;import' {
             [CompletionResult]::new('--encoding', '--encoding', [CompletionResultType]::ParameterName, 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252')
-            [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'Integration to import for, by its `name` in the settings file; it supplies the CRM, agency, organization and agent mapping')
-            [CompletionResult]::new('--crm', '--crm', [CompletionResultType]::ParameterName, 'CRM the export comes from (or from --integration); `passerelle crms` lists them')
-            [CompletionResult]::new('--agency', '--agency', [CompletionResultType]::ParameterName, 'The agency''s code in the CRM (Poliris column 1). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds')
+            [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'Integration, by its `name` in the settings file; it supplies the CRM, agency, organization, agent mapping and credentials')
+            [CompletionResult]::new('--crm', '--crm', [CompletionResultType]::ParameterName, 'CRM code (or from --integration); `passerelle crms` lists them')
+            [CompletionResult]::new('--agency', '--agency', [CompletionResultType]::ParameterName, 'The agency''s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds')
             [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file, created when missing; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]')
             [CompletionResult]::new('--organization', '--organization', [CompletionResultType]::ParameterName, 'Organization the listings belong to on our side')
             [CompletionResult]::new('--default-agent', '--default-agent', [CompletionResultType]::ParameterName, 'Agent given to listings whose negotiator is not in the agent mapping')

@@ -22,6 +22,9 @@ _passerelle() {
             passerelle,crms)
                 cmd="passerelle__subcmd__crms"
                 ;;
+            passerelle,fetch)
+                cmd="passerelle__subcmd__fetch"
+                ;;
             passerelle,import)
                 cmd="passerelle__subcmd__import"
                 ;;
@@ -38,7 +41,7 @@ _passerelle() {
 
     case "${cmd}" in
         passerelle)
-            opts="-q -h -V --quiet --config --help --version parse import completions man crms"
+            opts="-q -h -V --quiet --config --help --version parse fetch import completions man crms"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -95,6 +98,40 @@ _passerelle() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        passerelle__subcmd__fetch)
+            opts="-q -h -V --integration --crm --agency --staging-dir --quiet --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --integration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crm)
+                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo" -- "${cur}"))
+                    return 0
+                    ;;
+                --agency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --staging-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         passerelle__subcmd__import)
             opts="-q -h -V --encoding --integration --crm --agency --database --organization --default-agent --agent --allow-mass-withdrawal --dry-run --format --quiet --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -111,7 +148,7 @@ _passerelle() {
                     return 0
                     ;;
                 --crm)
-                    COMPREPLY=($(compgen -W "poliris hektor twimmo" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo" -- "${cur}"))
                     return 0
                     ;;
                 --agency)
@@ -183,7 +220,7 @@ _passerelle() {
                     return 0
                     ;;
                 --crm)
-                    COMPREPLY=($(compgen -W "poliris hektor twimmo" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo" -- "${cur}"))
                     return 0
                     ;;
                 --format)

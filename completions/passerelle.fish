@@ -29,6 +29,7 @@ complete -c passerelle -n "__fish_passerelle_needs_command" -s q -l quiet -d 'Pr
 complete -c passerelle -n "__fish_passerelle_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_needs_command" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "parse" -d 'Read a CRM export and print each listing as JSON, without storing anything'
+complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "fetch" -d 'Download an agency\'s payload from its CRM into the staging folder, without importing it, and print the folder\'s path'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "import" -d 'Import a CRM export into the database as the agency\'s full list of listings'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "man" -d 'Print the man page to stdout, or write every page to a directory'
@@ -36,7 +37,8 @@ complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "crms" -d 'Lis
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l encoding -d 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252' -r -f -a "auto\t''
 utf-8\t''
 windows-1252\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l crm -d 'CRM the export comes from; `passerelle crms` lists them' -r -f -a "poliris\t'Any SeLoger/Poliris export given by path'
+complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l crm -d 'CRM the export comes from; `passerelle crms` lists them' -r -f -a "apimo\t'Apimo, REST API'
+poliris\t'Any SeLoger/Poliris export given by path'
 hektor\t'Hektor (La Boîte Immo), Poliris export'
 twimmo\t'Twimmo, Poliris export'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l format -d 'Output: one JSON listing per line, or a table for people' -r -f -a "jsonl\t''
@@ -47,14 +49,26 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l all-colu
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -s V -l version -d 'Print version'
+complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l integration -d 'Integration, by its `name` in the settings file; it supplies the CRM, agency, organization, agent mapping and credentials' -r
+complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l crm -d 'CRM code (or from --integration); `passerelle crms` lists them' -r -f -a "apimo\t'Apimo, REST API'
+poliris\t'Any SeLoger/Poliris export given by path'
+hektor\t'Hektor (La Boîte Immo), Poliris export'
+twimmo\t'Twimmo, Poliris export'"
+complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l agency -d 'The agency\'s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
+complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l staging-dir -d 'Folder that receives <crm>/<agency>/<UTC time>/ [default: `staging.path` of the settings file, else ./staging]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l encoding -d 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252' -r -f -a "auto\t''
 utf-8\t''
 windows-1252\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l integration -d 'Integration to import for, by its `name` in the settings file; it supplies the CRM, agency, organization and agent mapping' -r
-complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l crm -d 'CRM the export comes from (or from --integration); `passerelle crms` lists them' -r -f -a "poliris\t'Any SeLoger/Poliris export given by path'
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l integration -d 'Integration, by its `name` in the settings file; it supplies the CRM, agency, organization, agent mapping and credentials' -r
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l crm -d 'CRM code (or from --integration); `passerelle crms` lists them' -r -f -a "apimo\t'Apimo, REST API'
+poliris\t'Any SeLoger/Poliris export given by path'
 hektor\t'Hektor (La Boîte Immo), Poliris export'
 twimmo\t'Twimmo, Poliris export'"
-complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l agency -d 'The agency\'s code in the CRM (Poliris column 1). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l agency -d 'The agency\'s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l database -d 'SQLite database file, created when missing; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l organization -d 'Organization the listings belong to on our side' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l default-agent -d 'Agent given to listings whose negotiator is not in the agent mapping' -r

@@ -54,6 +54,13 @@ pub enum Command {
     /// Rejected records go to stderr with their file, line, column and reason.
     #[command(after_long_help = EXIT_STATUS_HELP)]
     Parse(ParseArgs),
+    /// Download an agency's payload from its CRM into the staging folder,
+    /// without importing it, and print the folder's path.
+    ///
+    /// `passerelle import` takes that folder, so fetch and import reproduce
+    /// a sync step by step.
+    #[command(after_long_help = EXIT_STATUS_HELP)]
+    Fetch(FetchArgs),
     /// Import a CRM export into the database as the agency's full list of listings.
     ///
     /// Listings missing from the export are marked withdrawn, unless a guard
@@ -125,26 +132,43 @@ pub struct ParseArgs {
     pub all_columns: bool,
 }
 
+/// Which agency of which CRM a command works on.
+#[derive(Debug, Args)]
+pub struct IntegrationArgs {
+    /// Integration, by its `name` in the settings file; it supplies the CRM,
+    /// agency, organization, agent mapping and credentials.
+    #[arg(long, value_name = "NAME")]
+    pub integration: Option<String>,
+
+    /// CRM code (or from --integration); `passerelle crms` lists them.
+    #[arg(long, value_parser = crm_code_parser())]
+    pub crm: Option<String>,
+
+    /// The agency's code in the CRM (Poliris column 1, the Apimo agency id).
+    /// Records of other agencies in a grouped file are skipped;
+    /// `passerelle parse` lists the codes a file holds.
+    #[arg(long, value_name = "CODE")]
+    pub agency: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub target: IntegrationArgs,
+
+    /// Folder that receives <crm>/<agency>/<UTC time>/ [default:
+    /// `staging.path` of the settings file, else ./staging].
+    #[arg(long, value_name = "DIR")]
+    pub staging_dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Integration to import for, by its `name` in the settings file; it
-    /// supplies the CRM, agency, organization and agent mapping.
-    #[arg(long, value_name = "NAME")]
-    pub integration: Option<String>,
-
-    /// CRM the export comes from (or from --integration); `passerelle crms`
-    /// lists them.
-    #[arg(long, value_parser = crm_code_parser())]
-    pub crm: Option<String>,
-
-    /// The agency's code in the CRM (Poliris column 1). Records of other
-    /// agencies in a grouped file are skipped; `passerelle parse` lists the
-    /// codes a file holds.
-    #[arg(long, value_name = "CODE")]
-    pub agency: Option<String>,
+    #[command(flatten)]
+    pub target: IntegrationArgs,
 
     /// SQLite database file, created when missing; also read from
     /// PASSERELLE_DATABASE [default: `database.path` of the settings file,

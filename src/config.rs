@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::ImportArgs;
+use crate::cli::{FetchArgs, ImportArgs, IntegrationArgs};
+use crate::crm::adapter::Credential;
 use crate::crm::poliris::AgentMapping;
 use crate::crm::registry;
 use crate::exit::UsageError;
+use crate::transport::http::HttpSettings;
 
 /// Database file used when no flag, variable or setting names one.
 pub const DEFAULT_DATABASE: &str = "passerelle.db";
@@ -25,6 +27,8 @@ pub const DEFAULT_DATABASE: &str = "passerelle.db";
 pub struct ConfigFile {
     #[serde(default)]
     pub database: DatabaseSection,
+    #[serde(default)]
+    pub staging: StagingSection,
     #[serde(default)]
     pub integrations: Vec<IntegrationConfig>,
     /// The file these settings were read from; `None` when no file was found.
@@ -39,6 +43,17 @@ pub struct DatabaseSection {
     pub path: Option<PathBuf>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StagingSection {
+    /// Folder of fetched payloads; a relative path is taken from the
+    /// settings file's folder.
+    pub path: Option<PathBuf>,
+}
+
+/// Staging folder used when no flag or setting names one.
+pub const DEFAULT_STAGING: &str = "staging";
+
 /// One agency's link to one CRM.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +66,16 @@ pub struct IntegrationConfig {
     /// CRM negotiator code or contact e-mail → agent on our side.
     #[serde(default)]
     pub agents: BTreeMap<String, String>,
+    /// Credential name (as `passerelle crms` lists them) → name of the
+    /// environment variable that holds its value.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, String>,
+    /// Base URL of the CRM's API, for a test server or a proxy.
+    pub api_url: Option<String>,
+    /// Language of titles and descriptions, for CRMs that send several.
+    pub language: Option<String>,
+    /// Most API requests per second [default: 10].
+    pub requests_per_second: Option<f64>,
 }
 
 /// A settings file that cannot be used; the command stops with exit status 2.
@@ -94,10 +119,12 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<ConfigFile> {
         path: path.clone(),
         source: Box::new(source),
     })?;
-    if let (Some(database), Some(folder)) = (&config.database.path, path.parent())
-        && database.is_relative()
-    {
-        config.database.path = Some(folder.join(database));
+    if let Some(folder) = path.parent() {
+        for setting in [&mut config.database.path, &mut config.staging.path] {
+            if let Some(relative) = setting.as_ref().filter(|setting| setting.is_relative()) {
+                *setting = Some(folder.join(relative));
+            }
+        }
     }
     let mut names = std::collections::HashSet::new();
     for integration in &config.integrations {
@@ -130,6 +157,7 @@ pub struct ImportSettings {
     pub organization: Option<String>,
     pub default_agent: Option<String>,
     pub agents: BTreeMap<String, String>,
+    pub language: Option<String>,
 }
 
 impl ImportSettings {
@@ -185,6 +213,110 @@ fn find_integration<'f>(file: &'f ConfigFile, name: &str) -> anyhow::Result<&'f 
 /// # Errors
 /// An unknown integration name, or no CRM or agency from any source.
 pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<ImportSettings> {
+    let (integration, crm, agency) = resolve_target(&args.target, file)?;
+    let mut agents = integration.map(|entry| entry.agents.clone()).unwrap_or_default();
+    agents.extend(args.agents.iter().cloned());
+    Ok(ImportSettings {
+        database: args
+            .database
+            .clone()
+            .or_else(|| file.database.path.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE)),
+        crm,
+        agency,
+        organization: args
+            .organization
+            .clone()
+            .or_else(|| integration.and_then(|entry| entry.organization.clone())),
+        default_agent: args
+            .default_agent
+            .clone()
+            .or_else(|| integration.and_then(|entry| entry.default_agent.clone())),
+        agents,
+        language: integration.and_then(|entry| entry.language.clone()),
+    })
+}
+
+/// Everything a fetch needs, once all sources are merged.
+#[derive(Debug)]
+pub struct FetchSettings {
+    pub crm: String,
+    pub agency: String,
+    /// The integration's name, or `crm/agency` without a settings entry.
+    pub integration: String,
+    pub credentials: BTreeMap<String, Credential>,
+    pub api_url: Option<String>,
+    pub http: HttpSettings,
+    pub staging: PathBuf,
+}
+
+/// Merges a fetch's flags with the settings file and reads the credentials
+/// the CRM needs from the environment.
+///
+/// Each credential comes from the variable the integration names in
+/// `credentials`, else from `PASSERELLE_<CRM>_<NAME>` (for example
+/// `PASSERELLE_APIMO_TOKEN`). Values are never printed; messages name the
+/// variable only.
+///
+/// # Errors
+/// As [`resolve_import`], or a credential variable that is not set.
+pub fn resolve_fetch(args: &FetchArgs, file: &ConfigFile) -> anyhow::Result<FetchSettings> {
+    let (integration, crm, agency) = resolve_target(&args.target, file)?;
+    let name = integration.map_or_else(|| format!("{crm}/{agency}"), |entry| entry.name.clone());
+    let mut credentials = BTreeMap::new();
+    for credential in registry::find(&crm)?.credentials {
+        let variable = integration
+            .and_then(|entry| entry.credentials.get(*credential).cloned())
+            .unwrap_or_else(|| default_credential_variable(&crm, credential));
+        let value = std::env::var(&variable).ok().filter(|value| !value.is_empty()).ok_or_else(|| {
+            UsageError(format!(
+                "missing credential: set the environment variable {variable} to the {crm} {credential} of \
+                 integration {name}"
+            ))
+        })?;
+        credentials.insert(credential.to_string(), Credential { value, variable });
+    }
+    let mut http = HttpSettings::default();
+    if let Some(rate) = integration.and_then(|entry| entry.requests_per_second) {
+        if rate.is_nan() || rate <= 0.0 {
+            return Err(UsageError(format!(
+                "requests_per_second of integration {name} must be above 0"
+            ))
+            .into());
+        }
+        http.requests_per_second = rate;
+    }
+    Ok(FetchSettings {
+        crm,
+        agency,
+        integration: name,
+        credentials,
+        api_url: integration.and_then(|entry| entry.api_url.clone()),
+        http,
+        staging: args
+            .staging_dir
+            .clone()
+            .or_else(|| file.staging.path.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STAGING)),
+    })
+}
+
+/// Returns the variable a credential is read from when the integration
+/// names none: `PASSERELLE_APIMO_TOKEN` for the `token` of `apimo`.
+pub fn default_credential_variable(crm: &str, credential: &str) -> String {
+    format!("PASSERELLE_{}_{}", crm, credential)
+        .to_uppercase()
+        .replace('-', "_")
+}
+
+/// Finds the integration the flags name, and the CRM and agency to work on.
+///
+/// # Errors
+/// As [`resolve_import`].
+pub fn resolve_target<'f>(
+    args: &IntegrationArgs,
+    file: &'f ConfigFile,
+) -> anyhow::Result<(Option<&'f IntegrationConfig>, String, String)> {
     let crm_flag = args.crm.as_deref();
     let integration = match &args.integration {
         Some(name) => Some(find_integration(file, name)?),
@@ -233,26 +365,7 @@ pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<Im
             UsageError("missing --agency CODE (or --integration NAME from the settings file)".to_string())
         })?;
 
-    let mut agents = integration.map(|entry| entry.agents.clone()).unwrap_or_default();
-    agents.extend(args.agents.iter().cloned());
-    Ok(ImportSettings {
-        database: args
-            .database
-            .clone()
-            .or_else(|| file.database.path.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE)),
-        crm,
-        agency: agency.trim().to_string(),
-        organization: args
-            .organization
-            .clone()
-            .or_else(|| integration.and_then(|entry| entry.organization.clone())),
-        default_agent: args
-            .default_agent
-            .clone()
-            .or_else(|| integration.and_then(|entry| entry.default_agent.clone())),
-        agents,
-    })
+    Ok((integration, crm, agency.trim().to_string()))
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
         agents: settings.agent_mapping(),
         default_agent: settings.default_agent.clone(),
         encoding: args.input.encoding.forced(),
+        language: settings.language.clone(),
     };
     let mut warnings = Vec::new();
     let mut feed = crm

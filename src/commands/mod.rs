@@ -3,6 +3,7 @@
 
 pub mod crms;
 pub mod docs;
+pub mod fetch;
 pub mod import;
 pub mod parse;
 
@@ -18,6 +19,10 @@ use crate::report::Reporter;
 pub fn run(cli: Cli, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Parse(args) => parse::run(&args, reporter),
+        Command::Fetch(args) => {
+            let config = config::load(cli.config.as_deref())?;
+            fetch::run(&args, &config, reporter)
+        }
         Command::Import(args) => {
             let config = config::load(cli.config.as_deref())?;
             import::run(&args, &config, reporter)

@@ -6,7 +6,7 @@
 //! source id, and whether a delivery is a full snapshot. Deduplication,
 //! storage, withdrawals and reporting are written once, in the pipeline.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::crm::poliris::AgentMapping;
 use crate::encoding::TextEncoding;
@@ -26,6 +26,38 @@ pub struct ReadSettings {
     pub default_agent: Option<String>,
     /// Text encoding forced by the user, for text formats.
     pub encoding: Option<TextEncoding>,
+    /// Language of titles and descriptions, for CRMs that send several.
+    pub language: Option<String>,
+}
+
+/// What a fetch needs: the agency, its credentials and where to put the
+/// payload.
+pub struct FetchRequest<'a> {
+    pub crm: &'a str,
+    pub agency_code: &'a str,
+    /// Integration name, for messages.
+    pub integration: &'a str,
+    /// Credential values by the names the registry lists, e.g. `token`.
+    pub credentials: &'a std::collections::BTreeMap<String, Credential>,
+    /// Base URL of the CRM's API, when it is not the CRM's own.
+    pub api_url: Option<&'a str>,
+    pub http: crate::transport::http::HttpSettings,
+    /// Folder the payload goes to; it must not exist yet.
+    pub target_dir: &'a Path,
+}
+
+/// A credential's value and the environment variable it came from; only
+/// the variable's name is ever shown.
+#[derive(Clone)]
+pub struct Credential {
+    pub value: String,
+    pub variable: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "Credential(from ${})", self.variable)
+    }
 }
 
 /// One record of a payload, read and converted.
@@ -93,6 +125,14 @@ pub trait Adapter: Sync {
         settings: &'a ReadSettings,
         warnings: &mut Vec<String>,
     ) -> anyhow::Result<Box<dyn Feed + 'a>>;
+
+    /// Downloads the agency's payload into `request.target_dir` and returns
+    /// that folder. `None` for CRMs whose payloads are not fetched by this
+    /// adapter (files given by path or dropped by FTP).
+    fn fetch(&self, request: &FetchRequest<'_>) -> Option<anyhow::Result<PathBuf>> {
+        let _ = request;
+        None
+    }
 }
 
 /// The CRM's record kept beside its listing for debugging, turned into JSON

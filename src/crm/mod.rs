@@ -4,6 +4,7 @@
 //! of known CRMs, and each CRM or format has its own module.
 
 pub mod adapter;
+pub mod apimo;
 pub mod poliris;
 pub mod registry;
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use super::adapter::Adapter;
+use super::apimo::ApimoAdapter;
 use super::poliris::adapter::PolirisAdapter;
 
 /// How a CRM's payloads reach us.
@@ -16,6 +17,8 @@ pub enum Transport {
     Local,
     /// Files the CRM drops on our FTP server.
     Ftp,
+    /// A REST API that passerelle calls.
+    Http,
 }
 
 /// The format of a CRM's payloads.
@@ -24,6 +27,8 @@ pub enum Transport {
 pub enum Format {
     /// SeLoger "Poliris" CSV, bare or zipped with `Config.txt` and `Photos.cfg`.
     PolirisCsv,
+    /// JSON pages of a REST API.
+    Json,
 }
 
 /// Where a CRM drops an agency's files on our FTP server.
@@ -57,6 +62,16 @@ pub struct CrmEntry {
 
 /// Every CRM passerelle can import, by code.
 pub static REGISTRY: &[CrmEntry] = &[
+    CrmEntry {
+        code: "apimo",
+        name: "Apimo, REST API",
+        transport: Transport::Http,
+        format: Format::Json,
+        full_snapshot: true,
+        ftp: None,
+        credentials: &["provider", "token"],
+        adapter: &ApimoAdapter,
+    },
     CrmEntry {
         code: "poliris",
         name: "Any SeLoger/Poliris export given by path",
@@ -153,7 +168,7 @@ mod tests {
         let error = find("nosuchcrm").err().unwrap();
         assert_eq!(
             error.to_string(),
-            "unknown CRM `nosuchcrm`; known CRMs: poliris, hektor, twimmo"
+            "unknown CRM `nosuchcrm`; known CRMs: apimo, poliris, hektor, twimmo"
         );
         assert_eq!(find("hektor").unwrap().format, Format::PolirisCsv);
     }

@@ -9,7 +9,7 @@ fn crms_lists_every_registered_code() {
     let output = passerelle().arg("crms").output().unwrap();
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
-    for code in ["poliris", "hektor", "twimmo"] {
+    for code in ["apimo", "poliris", "hektor", "twimmo"] {
         assert!(
             stdout.lines().any(|line| line.starts_with(&format!("{code} "))),
             "{code} missing:\n{stdout}"
@@ -40,7 +40,7 @@ fn unknown_crm_lists_known_codes() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("[possible values: poliris, hektor, twimmo]"),
+        stderr.contains("[possible values: apimo, poliris, hektor, twimmo]"),
         "{stderr}"
     );
 }

@@ -347,7 +347,7 @@ fn unknown_crm_is_a_usage_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("possible values: poliris"), "{stderr}");
+    assert!(stderr.contains("possible values: apimo, poliris"), "{stderr}");
 }
 
 #[test]

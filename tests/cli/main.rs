@@ -1,6 +1,7 @@
 //! Tests that drive the `passerelle` binary on fixture files and real
 //! exports, with a real SQLite file in a temporary directory.
 
+mod apimo;
 mod crms;
 mod docs;
 mod import;

@@ -69,20 +69,17 @@ pub struct Imported {
     pub stderr: String,
 }
 
-/// Runs `passerelle import --format json` into `database`.
+/// Runs `passerelle import --crm poliris --format json` into `database`.
 pub fn import(database: &Path, input: &Path, agency: &str, extra: &[&str]) -> Imported {
+    import_as("poliris", database, input, agency, extra)
+}
+
+/// Runs `passerelle import --format json` of a `crm` payload into `database`.
+pub fn import_as(crm: &str, database: &Path, input: &Path, agency: &str, extra: &[&str]) -> Imported {
     let output = passerelle()
         .arg("import")
         .arg(input)
-        .args([
-            "--crm",
-            "poliris",
-            "--agency",
-            agency,
-            "--format",
-            "json",
-            "--database",
-        ])
+        .args(["--crm", crm, "--agency", agency, "--format", "json", "--database"])
         .arg(database)
         .args(extra)
         .output()
