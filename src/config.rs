@@ -67,14 +67,14 @@ pub struct IntegrationConfig {
     #[serde(default)]
     pub agents: BTreeMap<String, String>,
     /// Credential name (as `passerelle crms` lists them) → name of the
-    /// environment variable that holds its value.
+    /// environment variable that contains its value.
     #[serde(default)]
     pub credentials: BTreeMap<String, String>,
     /// Base URL of the CRM's API, for a test server or a proxy.
     pub api_url: Option<String>,
     /// Language of titles and descriptions, for CRMs that send several.
     pub language: Option<String>,
-    /// Most API requests per second [default: 10].
+    /// Maximum API requests per second [default: 10].
     pub requests_per_second: Option<f64>,
 }
 

@@ -1,6 +1,6 @@
 //! The contract between the shared import pipeline and one CRM's code.
 //!
-//! An [`Adapter`] knows only what differs between CRMs: how to open a staged
+//! An [`Adapter`] implements only what differs between CRMs: how to open a staged
 //! payload (a file, a directory, an archive, a downloaded API response), how
 //! each raw record becomes a listing or a rejection, the listing's stable
 //! source id, and whether a delivery is a full snapshot. Deduplication,
@@ -30,8 +30,7 @@ pub struct ReadSettings {
     pub language: Option<String>,
 }
 
-/// What a fetch needs: the agency, its credentials and where to put the
-/// payload.
+/// Input of a fetch: the agency, its credentials and the payload's folder.
 pub struct FetchRequest<'a> {
     pub crm: &'a str,
     pub agency_code: &'a str,
@@ -94,8 +93,8 @@ pub trait Feed {
     /// Text encoding the payload is read with, for text formats.
     fn encoding(&self) -> Option<TextEncoding>;
 
-    /// Whether the payload holds the agency's whole portfolio, so that the
-    /// listings it lacks are withdrawn.
+    /// Returns whether the payload is the agency's whole portfolio, so that
+    /// the listings it lacks are withdrawn.
     fn is_full_snapshot(&self) -> bool;
 
     /// Returns facts about the payload for people, gathered while reading:

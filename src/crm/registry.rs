@@ -1,4 +1,4 @@
-//! The table of every CRM passerelle knows: one line per CRM, read by the
+//! The table of every CRM passerelle supports: one line per CRM, read by the
 //! command line (`--crm` values, `passerelle crms`), the settings file check
 //! and the pipeline. Adding a CRM is one line here plus its adapter module.
 
@@ -9,7 +9,7 @@ use super::adapter::Adapter;
 use super::apimo::ApimoAdapter;
 use super::poliris::adapter::PolirisAdapter;
 
-/// How a CRM's payloads reach us.
+/// Channel through which a CRM's payloads reach us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
@@ -31,7 +31,7 @@ pub enum Format {
     Json,
 }
 
-/// Where a CRM drops an agency's files on our FTP server.
+/// Location of an agency's files on our FTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct FtpLayout {
     /// Folder of the CRM, from the FTP root.

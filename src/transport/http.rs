@@ -24,7 +24,7 @@ pub struct HttpSettings {
     pub timeout: Duration,
     /// Wait before the second attempt; it doubles at each further attempt.
     pub first_backoff: Duration,
-    /// Longest wait between attempts, `Retry-After` included.
+    /// Maximum wait between attempts, `Retry-After` included.
     pub max_backoff: Duration,
 }
 
@@ -114,7 +114,7 @@ impl HttpClient {
     }
 
     /// Sends a GET and returns the body of its 2xx response, retrying as the
-    /// module documentation says.
+    /// module documentation describes.
     ///
     /// # Errors
     /// [`HttpError::Authentication`] at once on 401 or 403; the other

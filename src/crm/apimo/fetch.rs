@@ -26,7 +26,7 @@ const MAX_PAGES: u64 = 10_000;
 /// Name of the manifest in a staged payload.
 pub const MANIFEST_FILE: &str = "fetch.json";
 
-/// What a fetch records beside the pages.
+/// Record of a fetch, written beside the pages.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Manifest {
     pub crm: String,

@@ -2,7 +2,7 @@
 //! `provider:token`, pagination with `limit` and `offset`).
 //!
 //! [`fetch`] downloads an agency's properties page by page into a staging
-//! directory; the adapter reads such a directory (or one page file) and
+//! directory. The adapter reads such a directory, or one page file, and
 //! [`convert`] turns each property into a listing.
 
 pub mod convert;
@@ -71,7 +71,7 @@ fn staged_pages(payload: &Path) -> anyhow::Result<(Vec<PathBuf>, Option<Manifest
     }
     pages.sort();
     if pages.is_empty() {
-        anyhow::bail!("{} holds no Apimo page (properties-*.json)", payload.display());
+        anyhow::bail!("no Apimo page (properties-*.json) found in {}", payload.display());
     }
     let manifest_path = payload.join(MANIFEST_FILE);
     let manifest = if manifest_path.is_file() {
@@ -103,8 +103,8 @@ impl Feed for ApimoFeed<'_> {
         Some(TextEncoding::Utf8)
     }
 
-    /// A fetch downloads every property of the agency, so a staged payload
-    /// is the whole portfolio.
+    /// Returns `true`: a fetch downloads every property of the agency, so a
+    /// staged payload is the whole portfolio.
     fn is_full_snapshot(&self) -> bool {
         true
     }
