@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -17,6 +18,7 @@ use crate::crm::adapter::Credential;
 use crate::crm::poliris::AgentMapping;
 use crate::crm::registry;
 use crate::exit::UsageError;
+use crate::transport::ftp::FtpSettings;
 use crate::transport::http::HttpSettings;
 
 /// Database file used when no flag, variable or setting names one.
@@ -29,6 +31,8 @@ pub struct ConfigFile {
     pub database: DatabaseSection,
     #[serde(default)]
     pub staging: StagingSection,
+    /// Our FTP server, where CRMs drop their files.
+    pub ftp: Option<FtpSection>,
     #[serde(default)]
     pub integrations: Vec<IntegrationConfig>,
     /// The file these settings were read from; `None` when no file was found.
@@ -49,6 +53,64 @@ pub struct StagingSection {
     /// Folder of fetched payloads; a relative path is taken from the
     /// settings file's folder.
     pub path: Option<PathBuf>,
+}
+
+/// The FTP server CRMs drop files on, and when a dropped file is complete.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FtpSection {
+    pub host: String,
+    #[serde(default = "default_ftp_port")]
+    pub port: u16,
+    pub user: String,
+    /// Environment variable that contains the password [default:
+    /// PASSERELLE_FTP_PASSWORD].
+    pub password_variable: Option<String>,
+    /// Seconds between the two listings that show a file is complete [default: 10].
+    pub stable_seconds: Option<u64>,
+    /// Age in seconds past which a file is complete without a second listing [default: 120].
+    pub min_age_seconds: Option<u64>,
+    /// Seconds allowed for connecting, each command and each transfer [default: 60].
+    pub timeout_seconds: Option<u64>,
+}
+
+fn default_ftp_port() -> u16 {
+    21
+}
+
+/// Reads the FTP settings and the password from the environment.
+///
+/// # Errors
+/// No `[ftp]` section, or the password variable is not set.
+pub fn resolve_ftp(file: &ConfigFile) -> anyhow::Result<FtpSettings> {
+    let section = file.ftp.as_ref().ok_or_else(|| {
+        UsageError("no [ftp] section in the settings file; config.example.toml shows one".to_string())
+    })?;
+    let variable = section
+        .password_variable
+        .clone()
+        .unwrap_or_else(|| "PASSERELLE_FTP_PASSWORD".to_string());
+    let password = std::env::var(&variable)
+        .ok()
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| {
+            UsageError(format!(
+                "missing FTP password: set the environment variable {variable} for user {}",
+                section.user
+            ))
+        })?;
+    let timeout = Duration::from_secs(section.timeout_seconds.unwrap_or(60));
+    Ok(FtpSettings {
+        host: section.host.clone(),
+        port: section.port,
+        user: section.user.clone(),
+        password,
+        password_variable: variable,
+        connect_timeout: timeout,
+        timeout,
+        stable_interval: Duration::from_secs(section.stable_seconds.unwrap_or(10)),
+        min_age: Duration::from_secs(section.min_age_seconds.unwrap_or(120)),
+    })
 }
 
 /// Staging folder used when no flag or setting names one.

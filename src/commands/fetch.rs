@@ -9,6 +9,7 @@ use crate::crm::adapter::FetchRequest;
 use crate::crm::registry;
 use crate::exit::{ExitStatus, UsageError};
 use crate::report::Reporter;
+use crate::transport::ftp;
 
 pub fn run(args: &FetchArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     let settings = config::resolve_fetch(args, config)?;
@@ -24,23 +25,26 @@ pub fn run(args: &FetchArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
         http: settings.http.clone(),
         target_dir: &target_dir,
     };
-    let fetchable: Vec<&str> = registry::REGISTRY
-        .iter()
-        .filter(|entry| entry.transport == registry::Transport::Http)
-        .map(|entry| entry.code)
-        .collect();
-    let staged = crm.adapter.fetch(&request).ok_or_else(|| {
-        let how = match crm.transport {
-            // TODO: fetch FTP drops (registry `ftp` layout) with suppaftp.
-            registry::Transport::Ftp => "drops its files on the FTP server, which fetch does not read yet",
-            registry::Transport::Local | registry::Transport::Http => "delivers files that are given by path",
-        };
-        UsageError(format!(
-            "{} {how}; pass the file to passerelle import. CRMs that fetch reaches: {}",
-            crm.code,
-            fetchable.join(", ")
-        ))
-    })?;
+    let staged = match (crm.transport, crm.ftp) {
+        (registry::Transport::Ftp, Some(layout)) => {
+            let ftp = config::resolve_ftp(config)?;
+            let file_name = ftp::drop_file_name(layout.file_pattern, &settings.agency);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the FTP runtime")?;
+            runtime
+                .block_on(ftp::fetch_drop(&ftp, layout.folder, &file_name, &target_dir))
+                .map(|_| target_dir.clone())
+                .map_err(anyhow::Error::new)
+        }
+        _ => crm.adapter.fetch(&request).ok_or_else(|| {
+            UsageError(format!(
+                "{} delivers files that are given by path; pass the file to passerelle import",
+                crm.code
+            ))
+        })?,
+    };
     let staged = staged.with_context(|| format!("cannot fetch {} {}", settings.crm, settings.agency))?;
     reporter.data(&staged.display().to_string())?;
     reporter.flush()?;

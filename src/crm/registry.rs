@@ -90,8 +90,8 @@ pub static REGISTRY: &[CrmEntry] = &[
         full_snapshot: true,
         ftp: Some(FtpLayout {
             folder: "hektor",
-            file_pattern: "{agency}.zip",
-            zipped: true,
+            file_pattern: "{agency}.csv",
+            zipped: false,
         }),
         credentials: &[],
         adapter: &PolirisAdapter,

@@ -15,7 +15,8 @@ fn crms_lists_every_registered_code() {
             "{code} missing:\n{stdout}"
         );
     }
-    assert!(stdout.contains("hektor/{agency}.zip"), "{stdout}");
+    assert!(stdout.contains("hektor/{agency}.csv"), "{stdout}");
+    assert!(stdout.contains("twimmo/{agency}.zip"), "{stdout}");
 }
 
 #[test]
@@ -27,7 +28,10 @@ fn crms_json_describes_each_entry() {
     assert_eq!(hektor["transport"], "ftp");
     assert_eq!(hektor["format"], "poliris_csv");
     assert_eq!(hektor["full_snapshot"], true);
-    assert_eq!(hektor["ftp"]["zipped"], true);
+    assert_eq!(hektor["ftp"]["zipped"], false);
+    let apimo = entries.iter().find(|entry| entry["code"] == "apimo").unwrap();
+    assert_eq!(apimo["transport"], "http");
+    assert_eq!(apimo["credentials"], serde_json::json!(["provider", "token"]));
 }
 
 #[test]

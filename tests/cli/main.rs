@@ -4,6 +4,7 @@
 mod apimo;
 mod crms;
 mod docs;
+mod ftp;
 mod import;
 mod parse;
 mod samples;

@@ -123,10 +123,27 @@ impl PolirisPackage {
             }
         }
         let find = |wanted: &str| names.iter().find(|name| name.eq_ignore_ascii_case(wanted));
-        let listings = find(LISTINGS_FILE).ok_or_else(|| PackageError::NoListingsFile {
-            path: path.to_path_buf(),
-            found: list_names(&names),
-        })?;
+        let Some(listings) = find(LISTINGS_FILE) else {
+            // A staged FTP drop: a folder with one zip or one CSV, named
+            // after the agency.
+            let with_extension = |extension: &str| -> Vec<&String> {
+                names
+                    .iter()
+                    .filter(|name| name.to_ascii_lowercase().ends_with(extension))
+                    .collect()
+            };
+            return match (
+                with_extension(".zip").as_slice(),
+                with_extension(".csv").as_slice(),
+            ) {
+                ([zip], []) => Self::open_zip(&path.join(zip)),
+                ([], [csv]) => Self::open(&path.join(csv)),
+                _ => Err(PackageError::NoListingsFile {
+                    path: path.to_path_buf(),
+                    found: list_names(&names),
+                }),
+            };
+        };
         let read_setting = |name: &String| read_small_file(&path.join(name));
         let config = find(CONFIG_FILE).map(read_setting).transpose()?;
         let photos = find(PHOTOS_FILE).map(read_setting).transpose()?;

@@ -1,0 +1,280 @@
+//! FTP drops: CRMs upload one file per agency into a folder of our FTP
+//! server, and passerelle downloads it.
+//!
+//! FTP has no locking, so a file may still be uploading when we look. A file
+//! is taken only when it is older than a minimum age, or when its size and
+//! modification time are the same in two listings a set interval apart;
+//! otherwise it is left for the next run. Downloads go to a `.part` name and
+//! are renamed when complete and of the announced size. Files on the server
+//! are left in place.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use suppaftp::list::{File as ListedFile, ListParser};
+use suppaftp::tokio::AsyncFtpStream;
+use suppaftp::types::FileType;
+use thiserror::Error;
+use tokio::io::AsyncWriteExt;
+
+/// How to reach our FTP server and when a dropped file counts as complete.
+#[derive(Debug, Clone)]
+pub struct FtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    /// Name of the environment variable the password came from, for messages.
+    pub password_variable: String,
+    pub connect_timeout: Duration,
+    /// Time allowed for each command and each transfer.
+    pub timeout: Duration,
+    /// Interval between the two listings that show a file is complete.
+    pub stable_interval: Duration,
+    /// A file older than this is complete without a second listing.
+    pub min_age: Duration,
+}
+
+#[derive(Debug, Error)]
+pub enum FtpError {
+    #[error("cannot connect to FTP server {address}")]
+    Connect {
+        address: String,
+        #[source]
+        source: suppaftp::FtpError,
+    },
+    #[error("the FTP server {address} refused the login of user {user}; check the password in {variable}")]
+    Login {
+        address: String,
+        user: String,
+        variable: String,
+    },
+    #[error("folder {folder} does not exist on the FTP server")]
+    MissingFolder { folder: String },
+    #[error("no file named {file} in folder {folder} of the FTP server (found: {found})")]
+    MissingFile {
+        folder: String,
+        file: String,
+        found: String,
+    },
+    #[error(
+        "{folder}/{file} is still being uploaded (its size or date changed within {seconds} s); it is left \
+         for the next run"
+    )]
+    StillUploading {
+        folder: String,
+        file: String,
+        seconds: u64,
+    },
+    #[error("FTP {action} failed")]
+    Command {
+        action: String,
+        #[source]
+        source: suppaftp::FtpError,
+    },
+    #[error("FTP {action} timed out after {seconds} s")]
+    TimedOut { action: String, seconds: u64 },
+    #[error("downloaded {got} bytes of {folder}/{file}, but the server listed {expected}")]
+    Truncated {
+        folder: String,
+        file: String,
+        got: u64,
+        expected: u64,
+    },
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Downloads `folder/file_name` (matched without regard to letter case)
+/// into `target_dir`, which is created, and returns the local path.
+///
+/// # Errors
+/// See [`FtpError`]; a file still being uploaded is
+/// [`FtpError::StillUploading`].
+pub async fn fetch_drop(
+    settings: &FtpSettings,
+    folder: &str,
+    file_name: &str,
+    target_dir: &Path,
+) -> Result<PathBuf, FtpError> {
+    let address = format!("{}:{}", settings.host, settings.port);
+    let mut ftp = connect(settings, &address).await?;
+    let result = fetch_with(&mut ftp, settings, folder, file_name, target_dir).await;
+    let _ = ftp.quit().await;
+    result
+}
+
+async fn connect(settings: &FtpSettings, address: &str) -> Result<AsyncFtpStream, FtpError> {
+    let socket: SocketAddr = address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .ok_or_else(|| FtpError::Connect {
+            address: address.to_string(),
+            source: suppaftp::FtpError::ConnectionError(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "host name not found",
+            )),
+        })?;
+    let mut ftp = AsyncFtpStream::connect_timeout(socket, settings.connect_timeout)
+        .await
+        .map_err(|source| FtpError::Connect {
+            address: address.to_string(),
+            source,
+        })?;
+    timed(
+        settings,
+        "login",
+        ftp.login(settings.user.as_str(), settings.password.as_str()),
+    )
+    .await
+    .map_err(|error| match error {
+        FtpError::Command { .. } => FtpError::Login {
+            address: address.to_string(),
+            user: settings.user.clone(),
+            variable: settings.password_variable.clone(),
+        },
+        other => other,
+    })?;
+    Ok(ftp)
+}
+
+async fn fetch_with(
+    ftp: &mut AsyncFtpStream,
+    settings: &FtpSettings,
+    folder: &str,
+    file_name: &str,
+    target_dir: &Path,
+) -> Result<PathBuf, FtpError> {
+    timed(settings, "change folder", ftp.cwd(folder))
+        .await
+        .map_err(|_| FtpError::MissingFolder {
+            folder: folder.to_string(),
+        })?;
+    let first = find_file(ftp, settings, folder, file_name).await?;
+    let age = first.modified().elapsed().unwrap_or_default();
+    if age < settings.min_age {
+        tokio::time::sleep(settings.stable_interval).await;
+        let second = find_file(ftp, settings, folder, file_name).await?;
+        if second.size() != first.size() || second.modified() != first.modified() {
+            return Err(FtpError::StillUploading {
+                folder: folder.to_string(),
+                file: first.name().to_string(),
+                seconds: settings.stable_interval.as_secs(),
+            });
+        }
+    }
+    download(ftp, settings, folder, &first, target_dir).await
+}
+
+/// Lists the folder and returns the file named `file_name`, compared
+/// without regard to letter case.
+async fn find_file(
+    ftp: &mut AsyncFtpStream,
+    settings: &FtpSettings,
+    folder: &str,
+    file_name: &str,
+) -> Result<ListedFile, FtpError> {
+    let lines = timed(settings, "listing", ftp.mlsd(None)).await?;
+    let files: Vec<ListedFile> = lines
+        .iter()
+        .filter_map(|line| ListParser::parse_mlsd(line).ok())
+        .filter(ListedFile::is_file)
+        .collect();
+    files
+        .iter()
+        .find(|file| file.name().eq_ignore_ascii_case(file_name))
+        .cloned()
+        .ok_or_else(|| {
+            let names: Vec<&str> = files.iter().take(10).map(ListedFile::name).collect();
+            FtpError::MissingFile {
+                folder: folder.to_string(),
+                file: file_name.to_string(),
+                found: if names.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    names.join(", ")
+                },
+            }
+        })
+}
+
+async fn download(
+    ftp: &mut AsyncFtpStream,
+    settings: &FtpSettings,
+    folder: &str,
+    remote: &ListedFile,
+    target_dir: &Path,
+) -> Result<PathBuf, FtpError> {
+    let write_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| FtpError::Write { path, source }
+    };
+    tokio::fs::create_dir_all(target_dir)
+        .await
+        .map_err(write_error(target_dir))?;
+    // The remote name is only kept when it is a plain file name.
+    let local_name = Path::new(remote.name())
+        .file_name()
+        .map_or_else(|| "download".into(), |name| name.to_owned());
+    let target = target_dir.join(&local_name);
+    let partial = target_dir.join(format!("{}.part", local_name.to_string_lossy()));
+
+    timed(settings, "binary mode", ftp.transfer_type(FileType::Binary)).await?;
+    let mut stream = timed(settings, "download", ftp.retr_as_stream(remote.name())).await?;
+    let mut file = tokio::fs::File::create(&partial)
+        .await
+        .map_err(write_error(&partial))?;
+    let copied = tokio::time::timeout(settings.timeout, tokio::io::copy(&mut stream, &mut file))
+        .await
+        .map_err(|_| FtpError::TimedOut {
+            action: "download".to_string(),
+            seconds: settings.timeout.as_secs(),
+        })?
+        .map_err(write_error(&partial))?;
+    file.flush().await.map_err(write_error(&partial))?;
+    drop(file);
+    timed(settings, "download", stream.finish()).await?;
+    if copied != remote.size() as u64 {
+        return Err(FtpError::Truncated {
+            folder: folder.to_string(),
+            file: remote.name().to_string(),
+            got: copied,
+            expected: remote.size() as u64,
+        });
+    }
+    tokio::fs::rename(&partial, &target)
+        .await
+        .map_err(write_error(&target))?;
+    Ok(target)
+}
+
+/// Runs one FTP command with the settings' timeout.
+async fn timed<T>(
+    settings: &FtpSettings,
+    action: &str,
+    command: impl std::future::Future<Output = suppaftp::FtpResult<T>>,
+) -> Result<T, FtpError> {
+    match tokio::time::timeout(settings.timeout, command).await {
+        Err(_) => Err(FtpError::TimedOut {
+            action: action.to_string(),
+            seconds: settings.timeout.as_secs(),
+        }),
+        Ok(Err(source)) => Err(FtpError::Command {
+            action: action.to_string(),
+            source,
+        }),
+        Ok(Ok(value)) => Ok(value),
+    }
+}
+
+/// Returns the remote file name of an agency's drop: the layout's pattern
+/// with `{agency}` replaced.
+pub fn drop_file_name(pattern: &str, agency: &str) -> String {
+    pattern.replace("{agency}", agency)
+}
