@@ -354,3 +354,31 @@ fn empty_answer_withdraws_nothing() {
     assert_eq!(second.code, 4, "{}", second.stderr);
     assert_eq!(counts(&second.summary).3, 0, "nothing withdrawn");
 }
+
+#[test]
+fn requests_respect_the_rate_limit() {
+    let (runtime, server) = start_server();
+    mount_all_pages(&runtime, &server);
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_file(dir.path(), &server.uri());
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(
+        &settings,
+        text.replace("requests_per_second = 50", "requests_per_second = 2"),
+    )
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let fetched = fetch(&settings);
+    assert_eq!(
+        fetched.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= std::time::Duration::from_millis(1_000),
+        "three requests at two per second took {elapsed:?}"
+    );
+}
