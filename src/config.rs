@@ -72,6 +72,10 @@ pub struct FtpSection {
     pub min_age_seconds: Option<u64>,
     /// Seconds allowed for connecting, each command and each transfer [default: 60].
     pub timeout_seconds: Option<u64>,
+    /// When set, a dropped file whose import succeeded is moved into this
+    /// folder, inside the CRM's folder, so that the next fetch sees only new
+    /// drops. Unset, files are left in place.
+    pub processed_folder: Option<String>,
 }
 
 fn default_ftp_port() -> u16 {

@@ -35,8 +35,23 @@ pub fn run(args: &FetchArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
                 .context("cannot start the FTP runtime")?;
             runtime
                 .block_on(ftp::fetch_drop(&ftp, layout.folder, &file_name, &target_dir))
-                .map(|_| target_dir.clone())
                 .map_err(anyhow::Error::new)
+                .and_then(|downloaded| {
+                    let manifest = ftp::DropManifest {
+                        crm: settings.crm.clone(),
+                        agency: settings.agency.clone(),
+                        folder: layout.folder.to_string(),
+                        file: downloaded
+                            .file_name()
+                            .map_or_else(|| file_name.clone(), |name| name.to_string_lossy().into_owned()),
+                        size: std::fs::metadata(&downloaded)?.len(),
+                        fetched_at: crate::store::sqlite::timestamp(),
+                    };
+                    let path = target_dir.join(ftp::DROP_MANIFEST);
+                    std::fs::write(&path, serde_json::to_vec_pretty(&manifest)?)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    Ok(target_dir.clone())
+                })
         }
         _ => crm.adapter.fetch(&request).ok_or_else(|| {
             UsageError(format!(

@@ -13,6 +13,7 @@ use crate::pipeline::{self, ImportOptions, RunSummary};
 use crate::report::Reporter;
 use crate::report::plural;
 use crate::store::{RunStatus, SqliteStore};
+use crate::transport::ftp;
 
 pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     let result = import(args, config, reporter)
@@ -70,6 +71,10 @@ fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
         SummaryFormat::Text => print_summary(&summary, &options, &settings.database, reporter),
     }
     print_alerts(&summary, reporter);
+    let applied = matches!(summary.status, RunStatus::Succeeded | RunStatus::Partial);
+    if applied && !args.dry_run && crm.transport == registry::Transport::Ftp {
+        move_processed_drop(&args.input.input, config, reporter);
+    }
     reporter.flush()?;
     Ok(match summary.status {
         RunStatus::Succeeded => ExitStatus::Success,
@@ -149,5 +154,36 @@ fn print_alerts(summary: &RunSummary, reporter: &mut Reporter) {
     }
     if let Some(reason) = &summary.guard_reason {
         reporter.error(&format!("guard tripped, nothing withdrawn: {reason}"));
+    }
+}
+
+/// Moves the FTP file a staged payload came from into the processed folder,
+/// when the settings ask for it. A failure is a warning: the import itself
+/// succeeded, and the file is fetched and imported again, unchanged, next time.
+fn move_processed_drop(payload: &Path, config: &ConfigFile, reporter: &mut Reporter) {
+    let Some(processed) = config.ftp.as_ref().and_then(|ftp| ftp.processed_folder.clone()) else {
+        return;
+    };
+    let manifest_path = payload.join(ftp::DROP_MANIFEST);
+    let Ok(text) = std::fs::read_to_string(&manifest_path) else {
+        return;
+    };
+    let moved = (|| -> anyhow::Result<String> {
+        let manifest: ftp::DropManifest = serde_json::from_str(&text)
+            .with_context(|| format!("invalid fetch manifest {}", manifest_path.display()))?;
+        let settings = config::resolve_ftp(config)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(runtime.block_on(ftp::move_to_processed(
+            &settings,
+            &manifest.folder,
+            &manifest.file,
+            &processed,
+        ))?)
+    })();
+    match moved {
+        Ok(target) => reporter.info(&format!("moved the FTP drop to {target}")),
+        Err(error) => reporter.warn(&format!("could not move the FTP drop to {processed}: {error:#}")),
     }
 }

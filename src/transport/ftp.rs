@@ -273,6 +273,56 @@ async fn timed<T>(
     }
 }
 
+/// Moves `folder/file_name` into `folder/processed_folder/` on the server,
+/// creating that folder when missing. A file of the same name already there
+/// is kept: the moved one gets a UTC time suffix.
+///
+/// # Errors
+/// Connection, login or command failures.
+pub async fn move_to_processed(
+    settings: &FtpSettings,
+    folder: &str,
+    file_name: &str,
+    processed_folder: &str,
+) -> Result<String, FtpError> {
+    let address = format!("{}:{}", settings.host, settings.port);
+    let mut ftp = connect(settings, &address).await?;
+    let result = async {
+        timed(settings, "change folder", ftp.cwd(folder))
+            .await
+            .map_err(|_| FtpError::MissingFolder {
+                folder: folder.to_string(),
+            })?;
+        // The folder may exist already; a real failure shows at the rename.
+        let _ = timed(settings, "create folder", ftp.mkdir(processed_folder)).await;
+        let mut target = format!("{processed_folder}/{file_name}");
+        if timed(settings, "size", ftp.size(target.as_str())).await.is_ok() {
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            target = format!("{processed_folder}/{file_name}.{stamp}");
+        }
+        timed(settings, "rename", ftp.rename(file_name, target.as_str())).await?;
+        Ok(format!("{folder}/{target}"))
+    }
+    .await;
+    let _ = ftp.quit().await;
+    result
+}
+
+/// Record of an FTP fetch, written beside the downloaded file so that a
+/// later import knows where the file came from.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct DropManifest {
+    pub crm: String,
+    pub agency: String,
+    pub folder: String,
+    pub file: String,
+    pub size: u64,
+    pub fetched_at: String,
+}
+
+/// Name of the manifest in a staged FTP drop.
+pub const DROP_MANIFEST: &str = "fetch.json";
+
 /// Returns the remote file name of an agency's drop: the layout's pattern
 /// with `{agency}` replaced.
 pub fn drop_file_name(pattern: &str, agency: &str) -> String {

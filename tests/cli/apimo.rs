@@ -382,3 +382,19 @@ fn requests_respect_the_rate_limit() {
         "three requests at two per second took {elapsed:?}"
     );
 }
+
+#[test]
+fn invalid_json_fails_the_fetch() {
+    let (runtime, server) = start_server();
+    runtime.block_on(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("<html>maintenance</html>"))
+            .mount(&server),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_file(dir.path(), &server.uri());
+    let fetched = fetch(&settings);
+    assert_eq!(fetched.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&fetched.stderr);
+    assert!(stderr.contains("did not answer valid Apimo JSON"), "{stderr}");
+}

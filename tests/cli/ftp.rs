@@ -270,3 +270,58 @@ fn missing_drop_lists_the_folder() {
         String::from_utf8_lossy(&no_folder.stderr)
     );
 }
+
+#[test]
+fn imported_drop_moves_to_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = drop_folder(dir.path(), "hektor");
+    std::fs::copy(fixture("cp1252-crlf.csv"), folder.join("AGENCE-SUD.csv")).unwrap();
+    let server = start_server(&dir.path().join("ftp-root"), 53500..=53599);
+    let settings = settings_file(dir.path(), server.port, 0);
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(&settings, format!("{text}processed_folder = \"processed\"\n")).unwrap();
+
+    let fetched = fetch(&settings, "hektor", "AGENCE-SUD", PASSWORD);
+    assert_eq!(
+        fetched.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    let imported = passerelle()
+        .arg("import")
+        .arg(staged(&fetched))
+        .args(["--crm", "hektor", "--agency", "AGENCE-SUD", "--config"])
+        .arg(&settings)
+        .env("PASSERELLE_FTP_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert_eq!(
+        imported.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&imported.stderr)
+            .contains("moved the FTP drop to hektor/processed/AGENCE-SUD.csv"),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(!folder.join("AGENCE-SUD.csv").exists());
+    assert!(folder.join("processed/AGENCE-SUD.csv").is_file());
+}
+
+#[test]
+fn unreachable_server_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 9 (discard) is closed on the test machines' loopback.
+    let settings = settings_file(dir.path(), 9, 0);
+    let output = fetch(&settings, "hektor", "AGENCE-SUD", PASSWORD);
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot connect to FTP server 127.0.0.1:9"),
+        "{stderr}"
+    );
+}
