@@ -63,6 +63,13 @@ pub struct FtpSection {
     #[serde(default = "default_ftp_port")]
     pub port: u16,
     pub user: String,
+    /// Explicit FTPS: `AUTH TLS` before logging in [default: false].
+    #[serde(default)]
+    pub tls: bool,
+    /// PEM file of certificates to trust for FTPS, for a private
+    /// certificate authority; a relative path is taken from the settings
+    /// file's folder [default: the system's roots].
+    pub tls_ca_file: Option<PathBuf>,
     /// Environment variable that contains the password [default:
     /// PASSERELLE_FTP_PASSWORD].
     pub password_variable: Option<String>,
@@ -107,6 +114,8 @@ pub fn resolve_ftp(file: &ConfigFile) -> anyhow::Result<FtpSettings> {
     Ok(FtpSettings {
         host: section.host.clone(),
         port: section.port,
+        tls: section.tls,
+        tls_ca_file: section.tls_ca_file.clone(),
         user: section.user.clone(),
         password,
         password_variable: variable,
@@ -186,7 +195,11 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<ConfigFile> {
         source: Box::new(source),
     })?;
     if let Some(folder) = path.parent() {
-        for setting in [&mut config.database.path, &mut config.staging.path] {
+        let ca_file = config.ftp.as_mut().map(|ftp| &mut ftp.tls_ca_file);
+        for setting in [&mut config.database.path, &mut config.staging.path]
+            .into_iter()
+            .chain(ca_file)
+        {
             if let Some(relative) = setting.as_ref().filter(|setting| setting.is_relative()) {
                 *setting = Some(folder.join(relative));
             }

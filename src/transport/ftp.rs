@@ -12,8 +12,13 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Arc;
 use suppaftp::list::{File as ListedFile, ListParser};
-use suppaftp::tokio::AsyncFtpStream;
+
+use rustls_platform_verifier::ConfigVerifierExt;
+use suppaftp::tokio::{
+    AsyncFtpStream, AsyncRustlsConnector, AsyncRustlsFtpStream, ImplAsyncFtpStream, TokioTlsStream,
+};
 use suppaftp::types::FileType;
 use thiserror::Error;
 use tokio::io::AsyncWriteExt;
@@ -23,6 +28,11 @@ use tokio::io::AsyncWriteExt;
 pub struct FtpSettings {
     pub host: String,
     pub port: u16,
+    /// Secure the connection with explicit FTPS (`AUTH TLS`) before logging in.
+    pub tls: bool,
+    /// PEM file of the certificates to trust for FTPS, for a server whose
+    /// certificate no public authority signed; else the system's roots.
+    pub tls_ca_file: Option<PathBuf>,
     pub user: String,
     pub password: String,
     /// Name of the environment variable the password came from, for messages.
@@ -38,6 +48,8 @@ pub struct FtpSettings {
 
 #[derive(Debug, Error)]
 pub enum FtpError {
+    #[error("cannot set up TLS for FTPS: {reason}")]
+    Tls { reason: String },
     #[error("cannot connect to FTP server {address}")]
     Connect {
         address: String,
@@ -102,31 +114,46 @@ pub async fn fetch_drop(
     file_name: &str,
     target_dir: &Path,
 ) -> Result<PathBuf, FtpError> {
-    let address = format!("{}:{}", settings.host, settings.port);
-    let mut ftp = connect(settings, &address).await?;
-    let result = fetch_with(&mut ftp, settings, folder, file_name, target_dir).await;
-    let _ = ftp.quit().await;
-    result
+    if settings.tls {
+        let mut ftp = connect_secure(settings).await?;
+        let result = fetch_with(&mut ftp, settings, folder, file_name, target_dir).await;
+        let _ = ftp.quit().await;
+        result
+    } else {
+        let mut ftp = connect(settings).await?;
+        let result = fetch_with(&mut ftp, settings, folder, file_name, target_dir).await;
+        let _ = ftp.quit().await;
+        result
+    }
 }
 
-async fn connect(settings: &FtpSettings, address: &str) -> Result<AsyncFtpStream, FtpError> {
+fn address(settings: &FtpSettings) -> String {
+    format!("{}:{}", settings.host, settings.port)
+}
+
+/// Opens the control connection, without logging in.
+async fn open<T: TokioTlsStream + Send>(settings: &FtpSettings) -> Result<ImplAsyncFtpStream<T>, FtpError> {
+    let address = address(settings);
     let socket: SocketAddr = address
         .to_socket_addrs()
         .ok()
         .and_then(|mut addresses| addresses.next())
         .ok_or_else(|| FtpError::Connect {
-            address: address.to_string(),
+            address: address.clone(),
             source: suppaftp::FtpError::ConnectionError(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "host name not found",
             )),
         })?;
-    let mut ftp = AsyncFtpStream::connect_timeout(socket, settings.connect_timeout)
+    ImplAsyncFtpStream::<T>::connect_timeout(socket, settings.connect_timeout)
         .await
-        .map_err(|source| FtpError::Connect {
-            address: address.to_string(),
-            source,
-        })?;
+        .map_err(|source| FtpError::Connect { address, source })
+}
+
+async fn login<T: TokioTlsStream + Send>(
+    ftp: &mut ImplAsyncFtpStream<T>,
+    settings: &FtpSettings,
+) -> Result<(), FtpError> {
     timed(
         settings,
         "login",
@@ -135,17 +162,62 @@ async fn connect(settings: &FtpSettings, address: &str) -> Result<AsyncFtpStream
     .await
     .map_err(|error| match error {
         FtpError::Command { .. } => FtpError::Login {
-            address: address.to_string(),
+            address: address(settings),
             user: settings.user.clone(),
             variable: settings.password_variable.clone(),
         },
         other => other,
-    })?;
+    })
+}
+
+async fn connect(settings: &FtpSettings) -> Result<AsyncFtpStream, FtpError> {
+    let mut ftp = open(settings).await?;
+    login(&mut ftp, settings).await?;
     Ok(ftp)
 }
 
-async fn fetch_with(
-    ftp: &mut AsyncFtpStream,
+/// Connects, switches to TLS with `AUTH TLS` (data connections too), then
+/// logs in, so the password never crosses the network in clear.
+async fn connect_secure(settings: &FtpSettings) -> Result<AsyncRustlsFtpStream, FtpError> {
+    let config = tls_config(settings.tls_ca_file.as_deref())?;
+    let connector = AsyncRustlsConnector::from(tokio_rustls::TlsConnector::from(Arc::new(config)));
+    let ftp: AsyncRustlsFtpStream = open(settings).await?;
+    let mut ftp = timed(
+        settings,
+        "TLS handshake",
+        ftp.into_secure(connector, &settings.host),
+    )
+    .await?;
+    login(&mut ftp, settings).await?;
+    Ok(ftp)
+}
+
+fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, FtpError> {
+    crate::transport::install_crypto_provider();
+    let tls_error = |reason: String| FtpError::Tls { reason };
+    let Some(ca_file) = ca_file else {
+        return rustls::ClientConfig::with_platform_verifier().map_err(|error| tls_error(error.to_string()));
+    };
+    let pem = std::fs::read(ca_file)
+        .map_err(|error| tls_error(format!("cannot read {}: {error}", ca_file.display())))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in rustls_pemfile::certs(&mut pem.as_slice()) {
+        let certificate = certificate
+            .map_err(|error| tls_error(format!("invalid certificate in {}: {error}", ca_file.display())))?;
+        roots
+            .add(certificate)
+            .map_err(|error| tls_error(format!("unusable certificate in {}: {error}", ca_file.display())))?;
+    }
+    if roots.is_empty() {
+        return Err(tls_error(format!("no certificate in {}", ca_file.display())));
+    }
+    Ok(rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+async fn fetch_with<T: TokioTlsStream + Send>(
+    ftp: &mut ImplAsyncFtpStream<T>,
     settings: &FtpSettings,
     folder: &str,
     file_name: &str,
@@ -174,8 +246,8 @@ async fn fetch_with(
 
 /// Lists the folder and returns the file named `file_name`, compared
 /// without regard to letter case.
-async fn find_file(
-    ftp: &mut AsyncFtpStream,
+async fn find_file<T: TokioTlsStream + Send>(
+    ftp: &mut ImplAsyncFtpStream<T>,
     settings: &FtpSettings,
     folder: &str,
     file_name: &str,
@@ -204,8 +276,8 @@ async fn find_file(
         })
 }
 
-async fn download(
-    ftp: &mut AsyncFtpStream,
+async fn download<T: TokioTlsStream + Send>(
+    ftp: &mut ImplAsyncFtpStream<T>,
     settings: &FtpSettings,
     folder: &str,
     remote: &ListedFile,
@@ -285,27 +357,40 @@ pub async fn move_to_processed(
     file_name: &str,
     processed_folder: &str,
 ) -> Result<String, FtpError> {
-    let address = format!("{}:{}", settings.host, settings.port);
-    let mut ftp = connect(settings, &address).await?;
-    let result = async {
-        timed(settings, "change folder", ftp.cwd(folder))
-            .await
-            .map_err(|_| FtpError::MissingFolder {
-                folder: folder.to_string(),
-            })?;
-        // The folder may exist already; a real failure shows at the rename.
-        let _ = timed(settings, "create folder", ftp.mkdir(processed_folder)).await;
-        let mut target = format!("{processed_folder}/{file_name}");
-        if timed(settings, "size", ftp.size(target.as_str())).await.is_ok() {
-            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-            target = format!("{processed_folder}/{file_name}.{stamp}");
-        }
-        timed(settings, "rename", ftp.rename(file_name, target.as_str())).await?;
-        Ok(format!("{folder}/{target}"))
+    if settings.tls {
+        let mut ftp = connect_secure(settings).await?;
+        let result = move_with(&mut ftp, settings, folder, file_name, processed_folder).await;
+        let _ = ftp.quit().await;
+        result
+    } else {
+        let mut ftp = connect(settings).await?;
+        let result = move_with(&mut ftp, settings, folder, file_name, processed_folder).await;
+        let _ = ftp.quit().await;
+        result
     }
-    .await;
-    let _ = ftp.quit().await;
-    result
+}
+
+async fn move_with<T: TokioTlsStream + Send>(
+    ftp: &mut ImplAsyncFtpStream<T>,
+    settings: &FtpSettings,
+    folder: &str,
+    file_name: &str,
+    processed_folder: &str,
+) -> Result<String, FtpError> {
+    timed(settings, "change folder", ftp.cwd(folder))
+        .await
+        .map_err(|_| FtpError::MissingFolder {
+            folder: folder.to_string(),
+        })?;
+    // The folder may exist already; a real failure shows at the rename.
+    let _ = timed(settings, "create folder", ftp.mkdir(processed_folder)).await;
+    let mut target = format!("{processed_folder}/{file_name}");
+    if timed(settings, "size", ftp.size(target.as_str())).await.is_ok() {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        target = format!("{processed_folder}/{file_name}.{stamp}");
+    }
+    timed(settings, "rename", ftp.rename(file_name, target.as_str())).await?;
+    Ok(format!("{folder}/{target}"))
 }
 
 /// Record of an FTP fetch, written beside the downloaded file so that a

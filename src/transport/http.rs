@@ -88,14 +88,8 @@ impl HttpClient {
     /// The TLS backend cannot be set up.
     pub fn new(settings: HttpSettings) -> Result<Self, HttpError> {
         // reqwest is built without a default TLS provider; ring is the one
-        // compiled in. Installing it twice is harmless.
-        #[allow(
-            deprecated,
-            reason = "rustls 0.23.48 deprecates ring for lacking post-quantum key exchange; ring keeps the \
-                      build free of aws-lc-sys's C build"
-        )]
-        let provider = rustls::crypto::ring::default_provider();
-        let _ = provider.install_default();
+        // compiled in.
+        super::install_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)

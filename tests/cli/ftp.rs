@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use libunftp::ServerBuilder;
+use libunftp::options::FtpsRequired;
 use tokio::runtime::Runtime;
 use unftp_core::auth::{AuthenticationError, Authenticator, Credentials, Principal};
 use unftp_sbe_fs::Filesystem;
@@ -47,6 +48,16 @@ struct FtpServer {
 }
 
 fn start_server(root: &Path, passive_ports: std::ops::RangeInclusive<u16>) -> FtpServer {
+    start_server_with(root, passive_ports, None)
+}
+
+/// Starts the server; with `tls` (certificate and key PEM files), FTPS is
+/// required on the control and data connections.
+fn start_server_with(
+    root: &Path,
+    passive_ports: std::ops::RangeInclusive<u16>,
+    tls: Option<(PathBuf, PathBuf)>,
+) -> FtpServer {
     let runtime = Runtime::new().unwrap();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -59,14 +70,18 @@ fn start_server(root: &Path, passive_ports: std::ops::RangeInclusive<u16>) -> Ft
                 return;
             };
             let root = root.clone();
-            let server = ServerBuilder::with_authenticator(
+            let mut builder = ServerBuilder::with_authenticator(
                 Box::new(move || Filesystem::new(root.clone()).unwrap()),
                 Arc::new(OneUser),
             )
             .passive_host([127, 0, 0, 1])
-            .passive_ports(passive_ports.clone())
-            .build()
-            .unwrap();
+            .passive_ports(passive_ports.clone());
+            if let Some((certificate, key)) = &tls {
+                builder = builder
+                    .ftps(certificate.clone(), key.clone())
+                    .ftps_required(FtpsRequired::All, FtpsRequired::All);
+            }
+            let server = builder.build().unwrap();
             tokio::spawn(async move {
                 let _ = server.service(stream).await;
             });
@@ -323,5 +338,57 @@ fn unreachable_server_is_reported() {
     assert!(
         stderr.contains("cannot connect to FTP server 127.0.0.1:9"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn ftps_drop_fetches_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("cp1252-crlf.csv"),
+        drop_folder(dir.path(), "hektor").join("AGENCE-SUD.csv"),
+    )
+    .unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let certificate = dir.path().join("server.pem");
+    let key = dir.path().join("server.key");
+    std::fs::write(&certificate, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let server = start_server_with(
+        &dir.path().join("ftp-root"),
+        53600..=53699,
+        Some((certificate, key)),
+    );
+
+    let plain = settings_file(dir.path(), server.port, 0);
+    let refused = fetch(&plain, "hektor", "AGENCE-SUD", PASSWORD);
+    assert_eq!(refused.status.code(), Some(3), "the server requires FTPS");
+
+    let text = std::fs::read_to_string(&plain).unwrap();
+    let secure = dir.path().join("secure.toml");
+    std::fs::write(
+        &secure,
+        format!("{text}tls = true\ntls_ca_file = \"server.pem\"\n"),
+    )
+    .unwrap();
+    let fetched = fetch(&secure, "hektor", "AGENCE-SUD", PASSWORD);
+    assert_eq!(
+        fetched.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    assert_eq!(
+        std::fs::read(staged(&fetched).join("AGENCE-SUD.csv")).unwrap(),
+        std::fs::read(fixture("cp1252-crlf.csv")).unwrap()
+    );
+
+    let untrusted = dir.path().join("untrusted.toml");
+    std::fs::write(&untrusted, format!("{text}tls = true\n")).unwrap();
+    let rejected = fetch(&untrusted, "hektor", "AGENCE-SUD", PASSWORD);
+    assert_eq!(
+        rejected.status.code(),
+        Some(3),
+        "a self-signed certificate is not trusted by default"
     );
 }
