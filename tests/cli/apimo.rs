@@ -188,7 +188,15 @@ fn fetched_pages_import_with_mapped_fields() {
     assert_eq!(villa["land_area"], 1500.0);
     assert_eq!(villa["bathrooms"], 3);
 
-    let (_, sold_withdrawn_at) = listing(&database, "910005");
+    let (holiday, _) = listing(&database, "910004");
+    assert_eq!(holiday["transaction"]["kind"], "holiday_rent");
+    assert_eq!(holiday["city"], "Antibes");
+    assert_eq!(holiday["price"]["amount"], 950.0);
+    assert_eq!(holiday["photos"], serde_json::json!([]));
+    assert_eq!(holiday["dpe"], Value::Null);
+
+    let (parking, sold_withdrawn_at) = listing(&database, "910005");
+    assert_eq!(parking["property"]["kind"], "parking");
     assert!(
         sold_withdrawn_at.is_some(),
         "status 30 (sold) is stored withdrawn"
@@ -228,6 +236,14 @@ fn too_many_requests_then_success() {
 
 #[test]
 fn server_errors_fail_the_fetch() {
+    // A first fetch and import fill the database.
+    let (good_runtime, good_server) = start_server();
+    mount_all_pages(&good_runtime, &good_server);
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let good = staged_dir(&fetch(&settings_file(dir.path(), &good_server.uri())));
+    assert_eq!(import_as("apimo", &database, &good, AGENCY, &[]).code, 0);
+
     let (runtime, server) = start_server();
     runtime.block_on(
         Mock::given(method("GET"))
@@ -235,19 +251,27 @@ fn server_errors_fail_the_fetch() {
             .expect(3)
             .mount(&server),
     );
-    let dir = tempfile::tempdir().unwrap();
     let settings = settings_file(dir.path(), &server.uri());
 
     let fetched = fetch(&settings);
     assert_eq!(fetched.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&fetched.stderr);
     assert!(stderr.contains("HTTP 500, after 3 attempts"), "{stderr}");
+    assert!(fetched.stdout.is_empty(), "no staged folder is printed");
+    let active: i64 = open_database(&database)
+        .query_row(
+            "SELECT count(*) FROM listings WHERE withdrawn_at IS NULL",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(active, 4, "nothing was withdrawn");
     let staging = dir.path().join("staging/apimo/4242");
     let complete: Vec<_> = std::fs::read_dir(&staging)
         .map(|entries| {
             entries
-                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|name| !name.ends_with(".partial"))
+                .map(|entry| entry.unwrap().path())
+                .filter(|path| *path != good && !path.to_string_lossy().ends_with(".partial"))
                 .collect()
         })
         .unwrap_or_default();
