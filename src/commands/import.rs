@@ -21,7 +21,7 @@ pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> a
     match result {
         Ok(status) => Ok(status),
         Err(error) if args.format == SummaryFormat::Json => {
-            // A program reading stdout gets an answer even when the run
+            // A program reading stdout gets a JSON object even when the run
             // never started; the error itself still goes to stderr.
             let status = ExitStatus::for_error(&error);
             let failure = serde_json::json!({
@@ -84,7 +84,7 @@ fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
     })
 }
 
-/// Opens the database; a dry run on a file that does not exist yet compares
+/// Opens the database. A dry run on a file that does not exist yet compares
 /// with an empty database in memory instead of creating the file.
 fn open_store(database: &Path, dry_run: bool, reporter: &mut Reporter) -> anyhow::Result<SqliteStore> {
     if !dry_run || database.exists() {

@@ -3,8 +3,8 @@
 //!
 //! FTP has no locking, so a file may still be uploading when we look. A file
 //! is taken only when it is older than a minimum age, or when its size and
-//! modification time are the same in two listings a set interval apart;
-//! otherwise it is left for the next run. Downloads go to a `.part` name and
+//! modification time are the same in two listings a set interval apart.
+//! Otherwise it is left for the next run. Downloads go to a `.part` name and
 //! are renamed when complete and of the announced size. Files on the server
 //! are left in place.
 
@@ -394,7 +394,7 @@ async fn move_with<T: TokioTlsStream + Send>(
 }
 
 /// Record of an FTP fetch, written beside the downloaded file so that a
-/// later import knows where the file came from.
+/// later import can find the file on the server again.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct DropManifest {
     pub crm: String,
