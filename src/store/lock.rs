@@ -37,6 +37,15 @@ pub struct LockedError {
     pub expires_at: String,
 }
 
+/// A lock row as stored.
+struct Holder {
+    pid: i64,
+    host: String,
+    acquired_at: String,
+    /// Unix seconds of the holder's last heartbeat.
+    heartbeat: i64,
+}
+
 /// Proof of a held lock, needed to refresh or release it.
 #[derive(Debug, Clone)]
 pub struct LockToken {
@@ -70,32 +79,20 @@ impl SqliteStore {
     pub fn acquire_lock(&self, crm: &str, agency_code: &str) -> anyhow::Result<LockToken> {
         let now = Utc::now().timestamp();
         let host = host_name();
-        let holder: Option<(i64, String, String, i64)> = self
-            .connection
-            .query_row(
-                "SELECT pid, host, acquired_at, heartbeat_unix FROM locks WHERE crm = ?1 AND agency_code = ?2",
-                params![crm, agency_code],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-            )
-            .optional()?;
-        if let Some((pid, holder_host, acquired_at, heartbeat)) = holder {
-            let expired = now - heartbeat > LOCK_TTL_SECONDS;
-            let dead = holder_host == host && process_is_gone(pid);
-            if !expired && !dead {
-                let expires_at = DateTime::<Utc>::from_timestamp(heartbeat + LOCK_TTL_SECONDS, 0)
-                    .map_or_else(String::new, |at| {
-                        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                    });
-                return Err(LockedError {
-                    crm: crm.to_string(),
-                    agency_code: agency_code.to_string(),
-                    pid,
-                    host: holder_host,
-                    acquired_at,
-                    expires_at,
-                }
-                .into());
+        if let Some(holder) = self.live_holder(crm, agency_code)? {
+            let expires_at = DateTime::<Utc>::from_timestamp(holder.heartbeat + LOCK_TTL_SECONDS, 0)
+                .map_or_else(String::new, |at| {
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                });
+            return Err(LockedError {
+                crm: crm.to_string(),
+                agency_code: agency_code.to_string(),
+                pid: holder.pid,
+                host: holder.host,
+                acquired_at: holder.acquired_at,
+                expires_at,
             }
+            .into());
         }
         let pid = i64::from(std::process::id());
         self.connection.execute(
@@ -114,18 +111,36 @@ impl SqliteStore {
     /// Describes the live holder of an integration's lock, if any, for a
     /// dry run to warn that another run is changing what it compares with.
     pub fn lock_holder(&self, crm: &str, agency_code: &str) -> anyhow::Result<Option<String>> {
-        let holder: Option<(i64, String, String, i64)> = self
+        Ok(self.live_holder(crm, agency_code)?.map(|holder| {
+            format!(
+                "pid {} on {}, since {}",
+                holder.pid, holder.host, holder.acquired_at
+            )
+        }))
+    }
+
+    /// Returns the holder of an integration's lock, unless the lock is stale:
+    /// its heartbeat expired, or its process is gone from this host.
+    fn live_holder(&self, crm: &str, agency_code: &str) -> anyhow::Result<Option<Holder>> {
+        let holder = self
             .connection
             .query_row(
                 "SELECT pid, host, acquired_at, heartbeat_unix FROM locks WHERE crm = ?1 AND agency_code = ?2",
                 params![crm, agency_code],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                |row| {
+                    Ok(Holder {
+                        pid: row.get(0)?,
+                        host: row.get(1)?,
+                        acquired_at: row.get(2)?,
+                        heartbeat: row.get(3)?,
+                    })
+                },
             )
             .optional()?;
-        Ok(holder.and_then(|(pid, host, acquired_at, heartbeat)| {
-            let expired = Utc::now().timestamp() - heartbeat > LOCK_TTL_SECONDS;
-            let dead = host == host_name() && process_is_gone(pid);
-            (!expired && !dead).then(|| format!("pid {pid} on {host}, since {acquired_at}"))
+        Ok(holder.filter(|holder| {
+            let expired = Utc::now().timestamp() - holder.heartbeat > LOCK_TTL_SECONDS;
+            let dead = holder.host == host_name() && process_is_gone(holder.pid);
+            !expired && !dead
         }))
     }
 
