@@ -47,6 +47,12 @@ pub const EXIT_STATUS_HELP: &str = "Exit status:
   4  a safety guard kept listings from being withdrawn
   5  another process is importing the same agency";
 
+/// Exit statuses of `passerelle fetch`.
+pub const FETCH_EXIT_STATUS_HELP: &str = "Exit status:
+  0  fetched; the folder's path is on stdout
+  2  invalid arguments or settings file, or a missing credential variable
+  3  nothing fetched: refused credentials, unreachable server, missing file, a file still being uploaded, or an invalid answer";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read a CRM export and print each listing as JSON, without storing anything.
@@ -59,7 +65,7 @@ pub enum Command {
     ///
     /// `passerelle import` takes that folder, so fetch and import reproduce
     /// a sync step by step.
-    #[command(after_long_help = EXIT_STATUS_HELP)]
+    #[command(after_long_help = FETCH_EXIT_STATUS_HELP)]
     Fetch(FetchArgs),
     /// Import a CRM export into the database as the agency's full list of listings.
     ///

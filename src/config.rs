@@ -151,6 +151,8 @@ pub struct IntegrationConfig {
     pub language: Option<String>,
     /// Maximum API requests per second [default: 10].
     pub requests_per_second: Option<f64>,
+    /// Seconds allowed for one API request, body included [default: 60].
+    pub timeout_seconds: Option<u64>,
 }
 
 /// A settings file that cannot be used; the command stops with exit status 2.
@@ -356,6 +358,18 @@ pub fn resolve_fetch(args: &FetchArgs, file: &ConfigFile) -> anyhow::Result<Fetc
         credentials.insert(credential.to_string(), Credential { value, variable });
     }
     let mut http = HttpSettings::default();
+    if let Some(seconds) = integration.and_then(|entry| entry.timeout_seconds) {
+        http.timeout = Duration::from_secs(seconds.max(1));
+        http.connect_timeout = http.connect_timeout.min(http.timeout);
+    }
+    if let Some(url) = integration.and_then(|entry| entry.api_url.as_deref())
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(UsageError(format!(
+            "api_url of integration {name} must start with http:// or https://, not `{url}`"
+        ))
+        .into());
+    }
     if let Some(rate) = integration.and_then(|entry| entry.requests_per_second) {
         if rate.is_nan() || rate <= 0.0 {
             return Err(UsageError(format!(

@@ -69,17 +69,17 @@ fn render(command: clap::Command, title: &str) -> anyhow::Result<String> {
     if command.has_subcommands() {
         man.render_subcommands_section(&mut roff)?;
     }
-    if command.get_after_long_help().is_some() {
-        roff.extend_from_slice(exit_status_section().as_bytes());
+    if let Some(help) = command.get_after_long_help() {
+        roff.extend_from_slice(exit_status_section(&help.to_string()).as_bytes());
     }
     man.render_version_section(&mut roff)?;
     Ok(String::from_utf8(roff)?)
 }
 
 /// The EXIT STATUS section in roff, from the same text as `--help`.
-fn exit_status_section() -> String {
+fn exit_status_section(help: &str) -> String {
     let mut section = String::from(".SH \"EXIT STATUS\"\n");
-    for line in crate::cli::EXIT_STATUS_HELP.lines().skip(1) {
+    for line in help.lines().skip(1) {
         if let Some((code, meaning)) = line.trim().split_once("  ") {
             section.push_str(&format!(".TP\n{code}\n{}\n", meaning.trim()));
         }

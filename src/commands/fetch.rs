@@ -13,6 +13,12 @@ use crate::transport::ftp;
 
 pub fn run(args: &FetchArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     let settings = config::resolve_fetch(args, config)?;
+    if args.target.integration.is_none() && settings.integration.contains('/') {
+        reporter.info(&format!(
+            "no integration of the settings file matches {} {}; fetching with the defaults",
+            settings.crm, settings.agency
+        ));
+    }
     let crm = registry::find(&settings.crm)?;
     let target_dir =
         crate::crm::apimo::fetch::staging_dir(&settings.staging, &settings.crm, &settings.agency);
@@ -36,15 +42,18 @@ pub fn run(args: &FetchArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
             runtime
                 .block_on(ftp::fetch_drop(&ftp, layout.folder, &file_name, &target_dir))
                 .map_err(anyhow::Error::new)
-                .and_then(|downloaded| {
+                .and_then(|fetched| {
+                    reporter.info(&format!(
+                        "fetched {}/{} ({} bytes)",
+                        layout.folder, fetched.remote_name, fetched.size
+                    ));
                     let manifest = ftp::DropManifest {
                         crm: settings.crm.clone(),
                         agency: settings.agency.clone(),
                         folder: layout.folder.to_string(),
-                        file: downloaded
-                            .file_name()
-                            .map_or_else(|| file_name.clone(), |name| name.to_string_lossy().into_owned()),
-                        size: std::fs::metadata(&downloaded)?.len(),
+                        file: fetched.remote_name.clone(),
+                        size: fetched.size,
+                        modified: fetched.modified.clone(),
                         fetched_at: crate::store::sqlite::timestamp(),
                     };
                     let path = target_dir.join(ftp::DROP_MANIFEST);
@@ -61,6 +70,16 @@ pub fn run(args: &FetchArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
         })?,
     };
     let staged = staged.with_context(|| format!("cannot fetch {} {}", settings.crm, settings.agency))?;
+    let manifest = std::fs::read(staged.join(crate::crm::apimo::fetch::MANIFEST_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<crate::crm::apimo::fetch::Manifest>(&bytes).ok());
+    if let Some(manifest) = manifest {
+        reporter.info(&format!(
+            "fetched {} properties in {}",
+            manifest.total_items,
+            crate::report::plural(manifest.pages, "page")
+        ));
+    }
     reporter.data(&staged.display().to_string())?;
     reporter.flush()?;
     Ok(ExitStatus::Success)

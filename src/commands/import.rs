@@ -158,8 +158,9 @@ fn print_alerts(summary: &RunSummary, reporter: &mut Reporter) {
 }
 
 /// Moves the FTP file a staged payload came from into the processed folder,
-/// when the settings ask for it. A failure is a warning: the import itself
-/// succeeded, and the file is fetched and imported again, unchanged, next time.
+/// when the settings ask for it. Moving needs the FTP password, like a
+/// fetch. A failure is a warning: the import itself succeeded, and a file
+/// left in place is fetched and imported again, unchanged, next time.
 fn move_processed_drop(payload: &Path, config: &ConfigFile, reporter: &mut Reporter) {
     let Some(processed) = config.ftp.as_ref().and_then(|ftp| ftp.processed_folder.clone()) else {
         return;
@@ -175,15 +176,10 @@ fn move_processed_drop(payload: &Path, config: &ConfigFile, reporter: &mut Repor
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        Ok(runtime.block_on(ftp::move_to_processed(
-            &settings,
-            &manifest.folder,
-            &manifest.file,
-            &processed,
-        ))?)
+        Ok(runtime.block_on(ftp::move_to_processed(&settings, &manifest, &processed))?)
     })();
     match moved {
         Ok(target) => reporter.info(&format!("moved the FTP drop to {target}")),
-        Err(error) => reporter.warn(&format!("could not move the FTP drop to {processed}: {error:#}")),
+        Err(error) => reporter.warn(&format!("the FTP drop was not moved to {processed}: {error:#}")),
     }
 }

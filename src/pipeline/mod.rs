@@ -195,6 +195,11 @@ fn import_locked(
         }
     };
 
+    if !feed.is_full_snapshot() {
+        reporter.info(&format!(
+            "{source} is not the agency's whole portfolio; no listing is withdrawn for missing from it"
+        ));
+    }
     let guard_reason = guard(
         &counts,
         store,
@@ -204,7 +209,9 @@ fn import_locked(
         active_before,
     )?;
     if guard_reason.is_none() {
-        counts.withdrawn += store.withdraw_unseen(integration, run)?;
+        if feed.is_full_snapshot() {
+            counts.withdrawn += store.withdraw_unseen(integration, run)?;
+        }
         store.record_good_run(integration, run, counts.seen)?;
     }
     let status = status_of(&counts, guard_reason.as_deref());

@@ -87,6 +87,10 @@ pub enum FtpError {
     },
     #[error("FTP {action} timed out after {seconds} s")]
     TimedOut { action: String, seconds: u64 },
+    #[error("{folder}/{file} is no longer on the FTP server; nothing was moved")]
+    DropGone { folder: String, file: String },
+    #[error("a newer {folder}/{file} was dropped since the fetch; it is left in place for the next run")]
+    DropReplaced { folder: String, file: String },
     #[error("downloaded {got} bytes of {folder}/{file}, but the server listed {expected}")]
     Truncated {
         folder: String,
@@ -113,7 +117,7 @@ pub async fn fetch_drop(
     folder: &str,
     file_name: &str,
     target_dir: &Path,
-) -> Result<PathBuf, FtpError> {
+) -> Result<Fetched, FtpError> {
     if settings.tls {
         let mut ftp = connect_secure(settings).await?;
         let result = fetch_with(&mut ftp, settings, folder, file_name, target_dir).await;
@@ -222,7 +226,7 @@ async fn fetch_with<T: TokioTlsStream + Send>(
     folder: &str,
     file_name: &str,
     target_dir: &Path,
-) -> Result<PathBuf, FtpError> {
+) -> Result<Fetched, FtpError> {
     timed(settings, "change folder", ftp.cwd(folder))
         .await
         .map_err(|_| FtpError::MissingFolder {
@@ -241,7 +245,27 @@ async fn fetch_with<T: TokioTlsStream + Send>(
             });
         }
     }
-    download(ftp, settings, folder, &first, target_dir).await
+    let path = download(ftp, settings, folder, &first, target_dir).await?;
+    Ok(Fetched {
+        path,
+        remote_name: first.name().to_string(),
+        size: first.size() as u64,
+        modified: modified_text(&first),
+    })
+}
+
+/// A downloaded drop and what the server listed for it.
+#[derive(Debug)]
+pub struct Fetched {
+    pub path: PathBuf,
+    pub remote_name: String,
+    pub size: u64,
+    /// Modification time the server listed, RFC 3339.
+    pub modified: String,
+}
+
+fn modified_text(file: &ListedFile) -> String {
+    chrono::DateTime::<chrono::Utc>::from(file.modified()).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Lists the folder and returns the file named `file_name`, compared
@@ -345,26 +369,28 @@ async fn timed<T>(
     }
 }
 
-/// Moves `folder/file_name` into `folder/processed_folder/` on the server,
-/// creating that folder when missing. A file of the same name already there
-/// is kept: the moved one gets a UTC time suffix.
+/// Moves the drop a manifest describes into `processed_folder`, inside its
+/// folder, creating that folder when missing. Only the very file that was
+/// fetched moves: a newer drop of the same name is left for the next run.
+/// A file of the same name already in the processed folder is kept, and
+/// the moved one gets a UTC time suffix.
 ///
 /// # Errors
-/// Connection, login or command failures.
+/// The drop is gone or was replaced, or a connection, login or command
+/// failed.
 pub async fn move_to_processed(
     settings: &FtpSettings,
-    folder: &str,
-    file_name: &str,
+    drop: &DropManifest,
     processed_folder: &str,
 ) -> Result<String, FtpError> {
     if settings.tls {
         let mut ftp = connect_secure(settings).await?;
-        let result = move_with(&mut ftp, settings, folder, file_name, processed_folder).await;
+        let result = move_with(&mut ftp, settings, drop, processed_folder).await;
         let _ = ftp.quit().await;
         result
     } else {
         let mut ftp = connect(settings).await?;
-        let result = move_with(&mut ftp, settings, folder, file_name, processed_folder).await;
+        let result = move_with(&mut ftp, settings, drop, processed_folder).await;
         let _ = ftp.quit().await;
         result
     }
@@ -373,23 +399,50 @@ pub async fn move_to_processed(
 async fn move_with<T: TokioTlsStream + Send>(
     ftp: &mut ImplAsyncFtpStream<T>,
     settings: &FtpSettings,
-    folder: &str,
-    file_name: &str,
+    drop: &DropManifest,
     processed_folder: &str,
 ) -> Result<String, FtpError> {
+    let folder = drop.folder.as_str();
     timed(settings, "change folder", ftp.cwd(folder))
         .await
         .map_err(|_| FtpError::MissingFolder {
             folder: folder.to_string(),
         })?;
+    let current = match find_file(ftp, settings, folder, &drop.file).await {
+        Ok(current) => current,
+        Err(FtpError::MissingFile { .. }) => {
+            return Err(FtpError::DropGone {
+                folder: folder.to_string(),
+                file: drop.file.clone(),
+            });
+        }
+        Err(other) => return Err(other),
+    };
+    if current.size() as u64 != drop.size || modified_text(&current) != drop.modified {
+        return Err(FtpError::DropReplaced {
+            folder: folder.to_string(),
+            file: drop.file.clone(),
+        });
+    }
     // The folder may exist already; a real failure shows at the rename.
     let _ = timed(settings, "create folder", ftp.mkdir(processed_folder)).await;
-    let mut target = format!("{processed_folder}/{file_name}");
-    if timed(settings, "size", ftp.size(target.as_str())).await.is_ok() {
+    let taken = timed(settings, "listing", ftp.mlsd(Some(processed_folder)))
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|line| ListParser::parse_mlsd(line).ok())
+        .any(|file| file.name() == drop.file);
+    let mut target = format!("{processed_folder}/{}", drop.file);
+    if taken {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-        target = format!("{processed_folder}/{file_name}.{stamp}");
+        target = format!("{processed_folder}/{}.{stamp}", drop.file);
     }
-    timed(settings, "rename", ftp.rename(file_name, target.as_str())).await?;
+    timed(
+        settings,
+        "rename",
+        ftp.rename(drop.file.as_str(), target.as_str()),
+    )
+    .await?;
     Ok(format!("{folder}/{target}"))
 }
 
@@ -400,8 +453,11 @@ pub struct DropManifest {
     pub crm: String,
     pub agency: String,
     pub folder: String,
+    /// The file's name on the server.
     pub file: String,
     pub size: u64,
+    /// Modification time the server listed, RFC 3339.
+    pub modified: String,
     pub fetched_at: String,
 }
 

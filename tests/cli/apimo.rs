@@ -162,6 +162,7 @@ fn fetched_pages_import_with_mapped_fields() {
     assert_eq!(flat["title"], "Appartement 3 pièces avec terrasse – Carré d'Or");
     assert_eq!(flat["translations"][0]["language"], "EN");
     assert_eq!(flat["dpe"]["value"], 142.0);
+    assert_eq!(flat["dpe_date"], "2024-02-12");
     assert_eq!(flat["dpe"]["class"]["kind"], "C");
     assert_eq!(flat["ges"]["class"]["kind"], "C");
     assert_eq!(flat["agent"], "claire");
@@ -421,4 +422,46 @@ fn invalid_json_fails_the_fetch() {
     assert_eq!(fetched.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&fetched.stderr);
     assert!(stderr.contains("did not answer valid Apimo JSON"), "{stderr}");
+}
+
+#[test]
+fn partial_fetches_withdraw_nothing() {
+    let (runtime, server) = start_server();
+    mount_all_pages(&runtime, &server);
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let staged = staged_dir(&fetch(&settings_file(dir.path(), &server.uri())));
+    assert_eq!(import_as("apimo", &database, &staged, AGENCY, &[]).code, 0);
+
+    // An unfinished fetch keeps its .partial name and is refused.
+    let unfinished = staged.with_extension("partial");
+    std::fs::create_dir_all(&unfinished).unwrap();
+    std::fs::copy(
+        staged.join("properties-0001.json"),
+        unfinished.join("properties-0001.json"),
+    )
+    .unwrap();
+    let refused = import_as("apimo", &database, &unfinished, AGENCY, &[]);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("is an unfinished fetch"),
+        "{}",
+        refused.stderr
+    );
+
+    // One page on its own is read, but withdraws nothing.
+    let one_page = import_as(
+        "apimo",
+        &database,
+        &staged.join("properties-0001.json"),
+        AGENCY,
+        &[],
+    );
+    assert_eq!(one_page.code, 0, "{}", one_page.stderr);
+    assert_eq!(counts(&one_page.summary), (0, 0, 2, 0, 0));
+    assert!(
+        one_page.stderr.contains("is not the agency's whole portfolio"),
+        "{}",
+        one_page.stderr
+    );
 }

@@ -392,3 +392,52 @@ fn ftps_drop_fetches_over_tls() {
         "a self-signed certificate is not trusted by default"
     );
 }
+
+#[test]
+fn newer_drop_is_not_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = drop_folder(dir.path(), "hektor");
+    std::fs::copy(fixture("cp1252-crlf.csv"), folder.join("AGENCE-SUD.csv")).unwrap();
+    let server = start_server(&dir.path().join("ftp-root"), 53700..=53799);
+    let settings = settings_file(dir.path(), server.port, 0);
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(&settings, format!("{text}processed_folder = \"processed\"\n")).unwrap();
+
+    let fetched = fetch(&settings, "hektor", "AGENCE-SUD", PASSWORD);
+    assert_eq!(
+        fetched.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    // The CRM drops a newer export before the import of the fetched one.
+    let mut newer = std::fs::read(fixture("cp1252-crlf.csv")).unwrap();
+    newer.extend_from_slice(b"\r\n");
+    std::fs::write(folder.join("AGENCE-SUD.csv"), &newer).unwrap();
+
+    let imported = passerelle()
+        .arg("import")
+        .arg(staged(&fetched))
+        .args(["--crm", "hektor", "--agency", "AGENCE-SUD", "--config"])
+        .arg(&settings)
+        .env("PASSERELLE_FTP_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert_eq!(
+        imported.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&imported.stderr);
+    assert!(
+        stderr.contains("a newer hektor/AGENCE-SUD.csv was dropped since the fetch; it is left in place"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(folder.join("AGENCE-SUD.csv")).unwrap(),
+        newer,
+        "the newer drop stays"
+    );
+    assert!(!folder.join("processed").join("AGENCE-SUD.csv").exists());
+}

@@ -177,7 +177,7 @@ pub fn convert_property(property: &Value, settings: &ApimoSettings<'_>) -> Resul
         translations,
         dpe: energy(&property["regulations"], 1),
         ges: energy(&property["regulations"], 2),
-        dpe_date: None,
+        dpe_date: regulation_date(&property["regulations"], 1),
         features: Features::default(),
         virtual_tour: None,
         photos: photos(&property["pictures"]),
@@ -211,7 +211,8 @@ impl Fields {
     fn area(&mut self, value: &Value, unit: i64, field: &'static str) -> Option<f64> {
         let value = positive(value)?;
         match square_metres_per(unit) {
-            Some(factor) => Some(value * factor),
+            // Rounded to the cm², so that a converted area reads as one.
+            Some(factor) => Some((value * factor * 10_000.0).round() / 10_000.0),
             None => {
                 self.warn(
                     field,
@@ -345,6 +346,17 @@ fn energy(regulations: &Value, kind: i64) -> Option<EnergyRating> {
     (value.is_some() || class.is_some()).then_some(EnergyRating { class, value })
 }
 
+/// Returns the date of regulation `kind`, sent as `AAAA-MM-JJ` with an
+/// optional time.
+fn regulation_date(regulations: &Value, kind: i64) -> Option<chrono::NaiveDate> {
+    let regulation = regulations
+        .as_array()?
+        .iter()
+        .find(|regulation| number(&regulation["type"]).map(|value| value as i64) == Some(kind))?;
+    let date = text(&regulation["date"])?;
+    chrono::NaiveDate::parse_from_str(date.get(..10)?, "%Y-%m-%d").ok()
+}
+
 /// Pictures in `rank` order, each with its first caption.
 fn photos(pictures: &Value) -> Vec<Photo> {
     let Some(pictures) = pictures.as_array() else {
@@ -402,7 +414,7 @@ mod tests {
         let property = json!({"id": 1, "category": 1, "type": 1, "area": {"unit": 2, "value": "1000"}});
         let converted = convert_property(&property, &settings(&agents)).unwrap();
         let area = converted.listing.living_area.unwrap();
-        assert!((area - 92.903_04).abs() < 1e-6, "{area}");
+        assert_eq!(area, 92.903, "1000 ft² rounded to the cm²");
     }
 
     #[test]

@@ -37,12 +37,23 @@ impl Adapter for ApimoAdapter {
         settings: &'a ReadSettings,
         _warnings: &mut Vec<String>,
     ) -> anyhow::Result<Box<dyn Feed + 'a>> {
+        if payload
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .ends_with(".partial")
+        {
+            anyhow::bail!(
+                "{} is an unfinished fetch (its name ends in .partial); run passerelle fetch again",
+                payload.display()
+            );
+        }
         let (pages, manifest) = staged_pages(payload)?;
         Ok(Box::new(ApimoFeed {
             source: payload.display().to_string(),
             pages,
             manifest,
             settings,
+            complete: false,
         }))
     }
 
@@ -92,6 +103,9 @@ struct ApimoFeed<'a> {
     pages: Vec<PathBuf>,
     manifest: Option<Manifest>,
     settings: &'a ReadSettings,
+    /// The pages held as many properties as the API announced; known once
+    /// they are read.
+    complete: bool,
 }
 
 impl Feed for ApimoFeed<'_> {
@@ -103,10 +117,11 @@ impl Feed for ApimoFeed<'_> {
         Some(TextEncoding::Utf8)
     }
 
-    /// Returns `true`: a fetch downloads every property of the agency, so a
-    /// staged payload is the whole portfolio.
+    /// Returns whether the pages held every property the API announced: a
+    /// whole fetch is the agency's portfolio, but a single page or a folder
+    /// missing pages is not, and must withdraw nothing.
     fn is_full_snapshot(&self) -> bool {
-        true
+        self.complete
     }
 
     fn read(&mut self, visit: &mut dyn FnMut(RecordOutcome) -> anyhow::Result<bool>) -> anyhow::Result<()> {
@@ -119,6 +134,7 @@ impl Feed for ApimoFeed<'_> {
             language: self.settings.language.as_deref().unwrap_or(DEFAULT_LANGUAGE),
         };
         let mut total = 0;
+        let mut announced = None;
         for page in &self.pages {
             let file_name = page.display().to_string();
             let file = File::open(page).with_context(|| format!("cannot read {file_name}"))?;
@@ -127,6 +143,7 @@ impl Feed for ApimoFeed<'_> {
             let properties = body["properties"]
                 .as_array()
                 .with_context(|| format!("{file_name} has no `properties` array"))?;
+            announced = announced.or_else(|| body["total_items"].as_u64());
             for (index, property) in properties.iter().enumerate() {
                 total += 1;
                 let outcome = outcome_of(property, index as u64 + 1, &file_name, &settings);
@@ -144,6 +161,12 @@ impl Feed for ApimoFeed<'_> {
                 manifest.total_items
             );
         }
+        let announced = self
+            .manifest
+            .as_ref()
+            .map(|manifest| manifest.total_items)
+            .or(announced);
+        self.complete = announced == Some(total);
         Ok(())
     }
 }
