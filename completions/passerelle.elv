@@ -31,6 +31,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand completions 'Print a shell completion script to stdout'
             cand man 'Print the man page to stdout, or write every page to a directory'
             cand crms 'List the CRMs passerelle can import, with their transport and format'
+            cand runs 'List recent import runs, newest first, or show one run with its rejected records and warnings (`passerelle runs show ID`)'
         }
         &'passerelle;parse'= {
             cand --encoding 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252'
@@ -100,6 +101,34 @@ set edit:completion:arg-completer[passerelle] = {|@words|
         }
         &'passerelle;crms'= {
             cand --format 'Output: a table for people, or one JSON array for programs'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand -q 'Print only errors and rejected records on stderr'
+            cand --quiet 'Print only errors and rejected records on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'passerelle;runs'= {
+            cand --integration 'Integration, by its `name` in the settings file; it supplies the CRM, agency, organization, agent mapping and credentials'
+            cand --crm 'CRM code (or from --integration); `passerelle crms` lists them'
+            cand --agency 'The agency''s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds'
+            cand --status 'Only runs with this status'
+            cand --limit 'Number of runs listed'
+            cand --database 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
+            cand --format 'Output: a table for people, or JSON for programs'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand -q 'Print only errors and rejected records on stderr'
+            cand --quiet 'Print only errors and rejected records on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand show 'Show one run: its counts, status, error, rejected records and warnings'
+        }
+        &'passerelle;runs;show'= {
+            cand --database 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
+            cand --format 'Output: a table for people, or JSON for programs'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'

@@ -34,6 +34,7 @@ complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "import" -d 'I
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "man" -d 'Print the man page to stdout, or write every page to a directory'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "crms" -d 'List the CRMs passerelle can import, with their transport and format'
+complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "runs" -d 'List recent import runs, newest first, or show one run with its rejected records and warnings (`passerelle runs show ID`)'
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l encoding -d 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252' -r -f -a "auto\t''
 utf-8\t''
 windows-1252\t''"
@@ -96,3 +97,31 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l config -d
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s h -l help -d 'Print help'
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s V -l version -d 'Print version'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l integration -d 'Integration, by its `name` in the settings file; it supplies the CRM, agency, organization, agent mapping and credentials' -r
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l crm -d 'CRM code (or from --integration); `passerelle crms` lists them' -r -f -a "apimo\t'Apimo, REST API'
+poliris\t'Any SeLoger/Poliris export given by path'
+hektor\t'Hektor (La Boîte Immo), Poliris export'
+twimmo\t'Twimmo, Poliris export'"
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l agency -d 'The agency\'s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l status -d 'Only runs with this status' -r -f -a "running\t''
+succeeded\t''
+partial\t''
+guard_tripped\t''
+failed\t''
+interrupted\t''"
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l limit -d 'Number of runs listed' -r
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l database -d 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l format -d 'Output: a table for people, or JSON for programs' -r -f -a "text\t''
+json\t''"
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -f -a "show" -d 'Show one run: its counts, status, error, rejected records and warnings'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l database -d 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l format -d 'Output: a table for people, or JSON for programs' -r -f -a "text\t''
+json\t''"
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'

@@ -79,7 +79,61 @@ pub enum Command {
     Man(ManArgs),
     /// List the CRMs passerelle can import, with their transport and format.
     Crms(CrmsArgs),
+    /// List recent import runs, newest first, or show one run with its
+    /// rejected records and warnings (`passerelle runs show ID`).
+    Runs(RunsArgs),
 }
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub action: Option<RunsAction>,
+
+    #[command(flatten)]
+    pub target: IntegrationArgs,
+
+    /// Only runs with this status.
+    #[arg(long, value_parser = PossibleValuesParser::new(RUN_STATUSES))]
+    pub status: Option<String>,
+
+    /// Number of runs listed.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+
+    /// SQLite database file; also read from PASSERELLE_DATABASE [default:
+    /// `database.path` of the settings file, else passerelle.db].
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "PASSERELLE_DATABASE",
+        hide_env = true
+    )]
+    pub database: Option<PathBuf>,
+
+    /// Output: a table for people, or JSON for programs.
+    #[arg(long, global = true, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsAction {
+    /// Show one run: its counts, status, error, rejected records and warnings.
+    Show {
+        /// The run's id, as `passerelle runs` lists it.
+        id: i64,
+    },
+}
+
+/// Statuses a run can have, as stored.
+pub const RUN_STATUSES: [&str; 6] = [
+    "running",
+    "succeeded",
+    "partial",
+    "guard_tripped",
+    "failed",
+    "interrupted",
+];
 
 #[derive(Debug, Args)]
 pub struct CrmsArgs {

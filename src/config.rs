@@ -285,6 +285,14 @@ fn find_integration<'f>(file: &'f ConfigFile, name: &str) -> anyhow::Result<&'f 
         })
 }
 
+/// Returns the database path: the flag (or `PASSERELLE_DATABASE`), else
+/// the settings file's `database.path`, else passerelle.db.
+pub fn database_path(flag: Option<&Path>, file: &ConfigFile) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| file.database.path.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE))
+}
+
 /// Merges the import's flags with the settings file.
 ///
 /// The integration is the one `--integration` names, else the one whose
@@ -298,11 +306,7 @@ pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<Im
     let mut agents = integration.map(|entry| entry.agents.clone()).unwrap_or_default();
     agents.extend(args.agents.iter().cloned());
     Ok(ImportSettings {
-        database: args
-            .database
-            .clone()
-            .or_else(|| file.database.path.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE)),
+        database: database_path(args.database.as_deref(), file),
         crm,
         agency,
         organization: args

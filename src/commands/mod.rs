@@ -6,6 +6,7 @@ pub mod docs;
 pub mod fetch;
 pub mod import;
 pub mod parse;
+pub mod runs;
 
 use crate::cli::{Cli, Command};
 use crate::config;
@@ -30,5 +31,9 @@ pub fn run(cli: Cli, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
         Command::Completions(args) => docs::completions(&args, reporter),
         Command::Man(args) => docs::man(&args, reporter),
         Command::Crms(args) => crms::run(&args, reporter),
+        Command::Runs(args) => {
+            let config = config::load(cli.config.as_deref())?;
+            runs::run(&args, &config, reporter)
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Storage of listings and runs. SQLite is the embedded default. The schema
 //! lives in `migrations/` and is applied when a database is opened.
 
+pub mod history;
 pub mod lock;
 mod migrations;
 pub mod seen;

@@ -19,15 +19,6 @@ pub struct SqliteStore {
     pub(super) connection: Connection,
 }
 
-/// A run as stored, for reports and tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredRun {
-    pub id: RunId,
-    pub status: String,
-    pub counts: RunCounts,
-    pub guard_reason: Option<String>,
-}
-
 /// Current time as stored in the database: RFC 3339, UTC, whole seconds.
 pub fn timestamp() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -405,35 +396,6 @@ impl SqliteStore {
             params![integration, run, seen as i64],
         )?;
         Ok(())
-    }
-
-    pub fn run(&self, id: RunId) -> anyhow::Result<StoredRun> {
-        let run = self.connection.query_row(
-            "SELECT id, status, seen, created, updated, unchanged, withdrawn, rejected, skipped, kept, warnings,
-                 guard_reason
-             FROM runs WHERE id = ?1",
-            [id],
-            |row| {
-                let count = |index| row.get::<_, i64>(index).map(|value| value as u64);
-                Ok(StoredRun {
-                    id: row.get(0)?,
-                    status: row.get(1)?,
-                    counts: RunCounts {
-                        seen: count(2)?,
-                        created: count(3)?,
-                        updated: count(4)?,
-                        unchanged: count(5)?,
-                        withdrawn: count(6)?,
-                        rejected: count(7)?,
-                        skipped: count(8)?,
-                        kept: count(9)?,
-                        warnings: count(10)?,
-                    },
-                    guard_reason: row.get(11)?,
-                })
-            },
-        )?;
-        Ok(run)
     }
 
     /// Returns the underlying connection, for read-only queries in reports and tests.

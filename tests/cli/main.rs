@@ -7,5 +7,6 @@ mod docs;
 mod ftp;
 mod import;
 mod parse;
+mod runs;
 mod samples;
 mod support;

@@ -1,0 +1,141 @@
+//! Run history: the runs recorded in the store, with their counts and the
+//! problems of their records, for `passerelle runs`.
+
+use rusqlite::{Row, params_from_iter};
+use serde::Serialize;
+
+use super::{RunCounts, RunId, SqliteStore};
+
+/// Which runs to list.
+#[derive(Debug, Default)]
+pub struct RunFilter {
+    pub crm: Option<String>,
+    pub agency_code: Option<String>,
+    pub status: Option<String>,
+    /// Maximum number of runs, newest first.
+    pub limit: u32,
+}
+
+/// One recorded run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub crm: String,
+    pub agency_code: String,
+    pub source: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub counts: RunCounts,
+    pub guard_reason: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A rejected record or a field warning stored with a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredIssue {
+    pub severity: String,
+    pub file: String,
+    pub line: u64,
+    pub source_id: Option<String>,
+    pub column_rank: Option<u64>,
+    pub column_name: Option<String>,
+    pub value: Option<String>,
+    pub message: String,
+}
+
+const RUN_COLUMNS: &str = "r.id, i.crm, i.agency_code, r.source, r.started_at, r.finished_at, r.status, r.seen,
+     r.created, r.updated, r.unchanged, r.withdrawn, r.rejected, r.skipped, r.kept, r.warnings, r.guard_reason,
+     r.error";
+
+fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    let count = |index| row.get::<_, i64>(index).map(|value| value as u64);
+    Ok(RunRecord {
+        id: row.get(0)?,
+        crm: row.get(1)?,
+        agency_code: row.get(2)?,
+        source: row.get(3)?,
+        started_at: row.get(4)?,
+        finished_at: row.get(5)?,
+        status: row.get(6)?,
+        counts: RunCounts {
+            seen: count(7)?,
+            created: count(8)?,
+            updated: count(9)?,
+            unchanged: count(10)?,
+            withdrawn: count(11)?,
+            rejected: count(12)?,
+            skipped: count(13)?,
+            kept: count(14)?,
+            warnings: count(15)?,
+        },
+        guard_reason: row.get(16)?,
+        error: row.get(17)?,
+    })
+}
+
+impl SqliteStore {
+    /// Lists runs, newest first.
+    pub fn list_runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRecord>> {
+        let mut conditions = Vec::new();
+        let mut values = Vec::new();
+        for (column, value) in [
+            ("i.crm", &filter.crm),
+            ("i.agency_code", &filter.agency_code),
+            ("r.status", &filter.status),
+        ] {
+            if let Some(value) = value {
+                values.push(value.clone());
+                conditions.push(format!("{column} = ?{}", values.len()));
+            }
+        }
+        let condition = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs r JOIN integrations i ON i.id = r.integration_id {condition}
+             ORDER BY r.id DESC LIMIT {}",
+            filter.limit
+        );
+        let mut statement = self.connection.prepare(&sql)?;
+        let runs = statement
+            .query_map(params_from_iter(values), run_record)?
+            .collect::<Result<_, _>>()?;
+        Ok(runs)
+    }
+
+    /// Returns one run, or `None` when no run has this id.
+    pub fn find_run(&self, id: RunId) -> anyhow::Result<Option<RunRecord>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs r JOIN integrations i ON i.id = r.integration_id WHERE r.id = ?1"
+        );
+        let mut statement = self.connection.prepare(&sql)?;
+        let mut rows = statement.query_map([id], run_record)?;
+        Ok(rows.next().transpose()?)
+    }
+
+    /// Returns the rejected records and warnings of a run, in file order.
+    pub fn run_issues(&self, id: RunId) -> anyhow::Result<Vec<StoredIssue>> {
+        let mut statement = self.connection.prepare(
+            "SELECT severity, file, line, source_id, column_rank, column_name, value, message
+             FROM run_errors WHERE run_id = ?1 ORDER BY line, id",
+        )?;
+        let issues = statement
+            .query_map([id], |row| {
+                Ok(StoredIssue {
+                    severity: row.get(0)?,
+                    file: row.get(1)?,
+                    line: row.get::<_, i64>(2)? as u64,
+                    source_id: row.get(3)?,
+                    column_rank: row.get::<_, Option<i64>>(4)?.map(|rank| rank as u64),
+                    column_name: row.get(5)?,
+                    value: row.get(6)?,
+                    message: row.get(7)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(issues)
+    }
+}
