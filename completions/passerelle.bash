@@ -19,6 +19,9 @@ _passerelle() {
             passerelle,completions)
                 cmd="passerelle__subcmd__completions"
                 ;;
+            passerelle,config)
+                cmd="passerelle__subcmd__config"
+                ;;
             passerelle,crms)
                 cmd="passerelle__subcmd__crms"
                 ;;
@@ -37,6 +40,9 @@ _passerelle() {
             passerelle,runs)
                 cmd="passerelle__subcmd__runs"
                 ;;
+            passerelle__subcmd__config,check)
+                cmd="passerelle__subcmd__config__subcmd__check"
+                ;;
             passerelle__subcmd__runs,show)
                 cmd="passerelle__subcmd__runs__subcmd__show"
                 ;;
@@ -47,7 +53,7 @@ _passerelle() {
 
     case "${cmd}" in
         passerelle)
-            opts="-q -h -V --quiet --config --help --version parse fetch import completions man crms runs"
+            opts="-q -h -V --quiet --config --help --version parse fetch import completions man crms runs config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -67,6 +73,42 @@ _passerelle() {
         passerelle__subcmd__completions)
             opts="-q -h -V --quiet --config --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        passerelle__subcmd__config)
+            opts="-q -h -V --quiet --config --help --version check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        passerelle__subcmd__config__subcmd__check)
+            opts="-q -h -V --quiet --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -32,6 +32,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand man 'Print the man page to stdout, or write every page to a directory'
             cand crms 'List the CRMs passerelle can import, with their transport and format'
             cand runs 'List recent import runs, newest first, or show one run with its rejected records and warnings (`passerelle runs show ID`)'
+            cand config 'Work with the settings file'
         }
         &'passerelle;parse'= {
             cand --encoding 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252'
@@ -129,6 +130,25 @@ set edit:completion:arg-completer[passerelle] = {|@words|
         &'passerelle;runs;show'= {
             cand --database 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
             cand --format 'Output: a table for people, or JSON for programs'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand -q 'Print only errors and rejected records on stderr'
+            cand --quiet 'Print only errors and rejected records on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'passerelle;config'= {
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand -q 'Print only errors and rejected records on stderr'
+            cand --quiet 'Print only errors and rejected records on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand check 'Check a settings file and report every problem with its key path: unknown keys, unknown CRM codes, repeated names, invalid values and environment variables that are not set. Exit status 2 when any'
+        }
+        &'passerelle;config;check'= {
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'

@@ -82,6 +82,21 @@ pub enum Command {
     /// List recent import runs, newest first, or show one run with its
     /// rejected records and warnings (`passerelle runs show ID`).
     Runs(RunsArgs),
+    /// Work with the settings file.
+    #[command(subcommand)]
+    Config(ConfigAction),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Check a settings file and report every problem with its key path:
+    /// unknown keys, unknown CRM codes, repeated names, invalid values and
+    /// environment variables that are not set. Exit status 2 when any.
+    Check {
+        /// The file to check [default: --config, PASSERELLE_CONFIG, else
+        /// $XDG_CONFIG_HOME/passerelle/config.toml].
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! One module per subcommand; each takes its parsed arguments and the
 //! reporter and returns the exit status.
 
+pub mod config;
 pub mod crms;
 pub mod docs;
 pub mod fetch;
@@ -9,7 +10,7 @@ pub mod parse;
 pub mod runs;
 
 use crate::cli::{Cli, Command};
-use crate::config;
+use crate::config as settings;
 use crate::exit::ExitStatus;
 use crate::report::Reporter;
 
@@ -21,18 +22,19 @@ pub fn run(cli: Cli, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Parse(args) => parse::run(&args, reporter),
         Command::Fetch(args) => {
-            let config = config::load(cli.config.as_deref())?;
+            let config = settings::load(cli.config.as_deref())?;
             fetch::run(&args, &config, reporter)
         }
         Command::Import(args) => {
-            let config = config::load(cli.config.as_deref())?;
+            let config = settings::load(cli.config.as_deref())?;
             import::run(&args, &config, reporter)
         }
         Command::Completions(args) => docs::completions(&args, reporter),
         Command::Man(args) => docs::man(&args, reporter),
         Command::Crms(args) => crms::run(&args, reporter),
+        Command::Config(action) => config::run(&action, cli.config.as_deref(), reporter),
         Command::Runs(args) => {
-            let config = config::load(cli.config.as_deref())?;
+            let config = settings::load(cli.config.as_deref())?;
             runs::run(&args, &config, reporter)
         }
     }

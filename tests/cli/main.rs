@@ -2,6 +2,7 @@
 //! exports, with a real SQLite file in a temporary directory.
 
 mod apimo;
+mod config;
 mod crms;
 mod docs;
 mod ftp;

@@ -7,6 +7,8 @@
 //! `$XDG_CONFIG_HOME/passerelle/config.toml` (`~/.config/…`) when it exists.
 //! `config.example.toml` documents every key.
 
+pub mod check;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -221,7 +223,9 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<ConfigFile> {
     Ok(config)
 }
 
-fn default_location() -> Option<PathBuf> {
+/// Returns the settings file to use when none is named: the default
+/// location, whether or not a file is there.
+pub fn default_location() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|value| !value.is_empty())
         .map(PathBuf::from)
@@ -636,7 +640,7 @@ mod tests {
 
     #[test]
     fn example_file_is_valid() {
-        let text = include_str!("../config.example.toml");
+        let text = include_str!("../../config.example.toml");
         let config: ConfigFile = toml::from_str(text).unwrap();
         assert!(!config.integrations.is_empty());
     }

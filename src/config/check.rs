@@ -1,0 +1,277 @@
+//! `passerelle config check`: every problem of a settings file at once,
+//! each with its key path, so that a file is fixed in one pass.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use toml::Value;
+
+use super::{ConfigFile, default_credential_variable};
+use crate::crm::registry::{self, Transport};
+
+/// One problem found in a settings file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where the problem is, e.g. `integrations[1].crm`.
+    pub path: String,
+    pub message: String,
+}
+
+/// Keys allowed in each section; `*` allows any key (name → value maps).
+const SECTIONS: [(&str, &[&str]); 5] = [
+    ("", &["database", "staging", "ftp", "integrations"]),
+    ("database", &["path"]),
+    ("staging", &["path"]),
+    (
+        "ftp",
+        &[
+            "host",
+            "port",
+            "user",
+            "tls",
+            "tls_ca_file",
+            "password_variable",
+            "stable_seconds",
+            "min_age_seconds",
+            "timeout_seconds",
+            "processed_folder",
+        ],
+    ),
+    (
+        "integrations",
+        &[
+            "name",
+            "crm",
+            "agency",
+            "organization",
+            "default_agent",
+            "agents",
+            "credentials",
+            "api_url",
+            "language",
+            "requests_per_second",
+            "timeout_seconds",
+        ],
+    ),
+];
+
+/// Checks a settings file's text. `environment` tells whether a variable
+/// is set, so that tests need not change the process's environment.
+pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut problem = |path: String, message: String| problems.push(Problem { path, message });
+    let document = match text.parse::<toml::Table>() {
+        Ok(table) => Value::Table(table),
+        Err(error) => {
+            problem(path.display().to_string(), format!("invalid TOML: {error}"));
+            return problems;
+        }
+    };
+
+    unknown_keys(&document, &mut problem);
+    if let Err(error) = document.clone().try_into::<ConfigFile>()
+        && !error.to_string().contains("unknown field")
+    {
+        problem(path.display().to_string(), error.to_string().trim().to_string());
+    }
+
+    let integrations = document
+        .get("integrations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut names = HashSet::new();
+    let mut uses_ftp = false;
+    for (index, integration) in integrations.iter().enumerate() {
+        let at = |key: &str| format!("integrations[{index}].{key}");
+        let text_of = |key: &str| integration.get(key).and_then(Value::as_str);
+        for required in ["name", "crm", "agency"] {
+            if text_of(required).is_none_or(|value| value.trim().is_empty()) {
+                problem(at(required), format!("missing {required}"));
+            }
+        }
+        if let Some(name) = text_of("name")
+            && !names.insert(name.to_string())
+        {
+            problem(at("name"), format!("integration name `{name}` is used twice"));
+        }
+        let Some(crm_code) = text_of("crm") else {
+            continue;
+        };
+        let Ok(crm) = registry::find(crm_code) else {
+            problem(
+                at("crm"),
+                format!(
+                    "unknown CRM `{crm_code}`; known CRMs: {}",
+                    registry::codes().join(", ")
+                ),
+            );
+            continue;
+        };
+        uses_ftp |= crm.transport == Transport::Ftp;
+        let named = integration.get("credentials").and_then(Value::as_table);
+        for credential in crm.credentials {
+            let variable = named
+                .and_then(|named| named.get(*credential))
+                .and_then(Value::as_str)
+                .map_or_else(
+                    || default_credential_variable(crm_code, credential),
+                    str::to_string,
+                );
+            if !environment(&variable) {
+                problem(
+                    format!("integrations[{index}].credentials.{credential}"),
+                    format!("environment variable {variable} is not set"),
+                );
+            }
+        }
+        if let Some(url) = text_of("api_url")
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            problem(
+                at("api_url"),
+                format!("`{url}` does not start with http:// or https://"),
+            );
+        }
+        if let Some(rate) = integration.get("requests_per_second").and_then(Value::as_float)
+            && rate <= 0.0
+        {
+            problem(at("requests_per_second"), "must be above 0".to_string());
+        }
+    }
+
+    match document.get("ftp") {
+        Some(ftp) => {
+            let variable = ftp
+                .get("password_variable")
+                .and_then(Value::as_str)
+                .unwrap_or("PASSERELLE_FTP_PASSWORD");
+            if !environment(variable) {
+                problem(
+                    "ftp.password_variable".to_string(),
+                    format!("environment variable {variable} is not set"),
+                );
+            }
+        }
+        None if uses_ftp => problem(
+            "ftp".to_string(),
+            "an integration's CRM drops files on FTP, but there is no [ftp] section".to_string(),
+        ),
+        None => {}
+    }
+    problems
+}
+
+/// Reports keys that no section knows, with their path.
+fn unknown_keys(document: &Value, problem: &mut impl FnMut(String, String)) {
+    let allowed = |section: &str| {
+        SECTIONS
+            .iter()
+            .find(|(name, _)| *name == section)
+            .map(|(_, keys)| *keys)
+    };
+    let mut check_table = |section: &str, path: &str, table: &toml::Table| {
+        let Some(keys) = allowed(section) else {
+            return;
+        };
+        for key in table.keys() {
+            if !keys.contains(&key.as_str()) {
+                let full = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                problem(full, format!("unknown key; expected one of: {}", keys.join(", ")));
+            }
+        }
+    };
+    let Some(root) = document.as_table() else {
+        return;
+    };
+    check_table("", "", root);
+    for section in ["database", "staging", "ftp"] {
+        if let Some(table) = root.get(section).and_then(Value::as_table) {
+            check_table(section, section, table);
+        }
+    }
+    if let Some(integrations) = root.get("integrations").and_then(Value::as_array) {
+        for (index, integration) in integrations.iter().enumerate() {
+            if let Some(table) = integration.as_table() {
+                check_table("integrations", &format!("integrations[{index}]"), table);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(problems: &[Problem]) -> Vec<&str> {
+        problems.iter().map(|problem| problem.path.as_str()).collect()
+    }
+
+    #[test]
+    fn example_file_has_no_problem() {
+        let text = include_str!("../../config.example.toml");
+        let problems = check(Path::new("config.example.toml"), text, &|_| true);
+        assert_eq!(problems, Vec::new());
+    }
+
+    #[test]
+    fn reports_every_kind_of_mistake() {
+        let text = r#"
+[database]
+pth = "x.db"
+
+[[integrations]]
+name = "sud"
+crm = "hektorr"
+agency = "AGENCE-SUD"
+
+[[integrations]]
+name = "sud"
+crm = "apimo"
+agency = "4242"
+api_url = "api.example.net"
+
+[[integrations]]
+name = "nord"
+crm = "poliris"
+"#;
+        let problems = check(Path::new("bad.toml"), text, &|variable| {
+            variable != "PASSERELLE_APIMO_TOKEN"
+        });
+        assert_eq!(
+            paths(&problems),
+            [
+                "database.pth",
+                "integrations[0].crm",
+                "integrations[1].name",
+                "integrations[1].credentials.token",
+                "integrations[1].api_url",
+                "integrations[2].agency",
+            ]
+        );
+        assert!(
+            problems[1]
+                .message
+                .contains("unknown CRM `hektorr`; known CRMs: apimo")
+        );
+        assert!(problems[3].message.contains("PASSERELLE_APIMO_TOKEN is not set"));
+    }
+
+    #[test]
+    fn ftp_crm_without_ftp_section() {
+        let text = "[[integrations]]\nname = \"h\"\ncrm = \"hektor\"\nagency = \"A\"\n";
+        let problems = check(Path::new("f.toml"), text, &|_| true);
+        assert_eq!(paths(&problems), ["ftp"]);
+    }
+
+    #[test]
+    fn invalid_toml_is_one_problem() {
+        let problems = check(Path::new("broken.toml"), "[database\npath = 1", &|_| true);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message.starts_with("invalid TOML"));
+    }
+}

@@ -1,0 +1,80 @@
+//! `passerelle config check` on the shipped example and on a broken file.
+
+use std::path::Path;
+
+use crate::support::passerelle;
+
+#[test]
+fn example_settings_pass_the_check() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let output = passerelle()
+        .args(["config", "check"])
+        .arg(&example)
+        .env("AZUR_APIMO_PROVIDER", "8123")
+        .env("AZUR_APIMO_TOKEN", "token")
+        .env("PASSERELLE_FTP_PASSWORD", "password")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no problem found"));
+}
+
+#[test]
+fn broken_settings_report_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("passerelle.toml");
+    std::fs::write(
+        &settings,
+        r#"
+[database]
+pth = "x.db"
+
+[ftp]
+host = "127.0.0.1"
+user = "passerelle"
+
+[[integrations]]
+name = "sud"
+crm = "hektorr"
+agency = "AGENCE-SUD"
+
+[[integrations]]
+name = "sud"
+crm = "apimo"
+agency = "4242"
+api_url = "api.example.net"
+requests_per_second = 0.0
+"#,
+    )
+    .unwrap();
+    let output = passerelle()
+        .args(["config", "check"])
+        .arg(&settings)
+        .env_remove("PASSERELLE_APIMO_PROVIDER")
+        .env_remove("PASSERELLE_APIMO_TOKEN")
+        .env_remove("PASSERELLE_FTP_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let expected = [
+        "database.pth: unknown key",
+        "integrations[0].crm: unknown CRM `hektorr`",
+        "integrations[1].name: integration name `sud` is used twice",
+        "integrations[1].credentials.provider: environment variable PASSERELLE_APIMO_PROVIDER is not set",
+        "integrations[1].credentials.token: environment variable PASSERELLE_APIMO_TOKEN is not set",
+        "integrations[1].api_url: `api.example.net` does not start with http:// or https://",
+        "integrations[1].requests_per_second: must be above 0",
+        "ftp.password_variable: environment variable PASSERELLE_FTP_PASSWORD is not set",
+    ];
+    for problem in expected {
+        assert!(stdout.contains(problem), "missing `{problem}` in:\n{stdout}");
+    }
+    assert_eq!(stdout.lines().count(), expected.len(), "{stdout}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("8 problems"));
+}
