@@ -12,7 +12,7 @@ use crate::crm::registry::{self, Transport};
 /// One problem found in a settings file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// Where the problem is, e.g. `integrations[1].crm`.
+    /// Key path of the problem, e.g. `integrations[1].crm`.
     pub path: String,
     pub message: String,
 }
@@ -55,7 +55,7 @@ const SECTIONS: [(&str, &[&str]); 5] = [
     ),
 ];
 
-/// Checks a settings file's text. `environment` tells whether a variable
+/// Checks a settings file's text. `environment` returns whether a variable
 /// is set, so that tests need not change the process's environment.
 pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -162,7 +162,7 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
     problems
 }
 
-/// Reports keys that no section knows, with their path.
+/// Reports keys that no section allows, with their path.
 fn unknown_keys(document: &Value, problem: &mut impl FnMut(String, String)) {
     let allowed = |section: &str| {
         SECTIONS

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{RunCounts, RunId, SqliteStore};
 
-/// Which runs to list.
+/// Selection of the runs to list.
 #[derive(Debug, Default)]
 pub struct RunFilter {
     pub crm: Option<String>,

@@ -33,7 +33,7 @@ pub struct FieldProblem {
     pub reason: String,
 }
 
-/// A converted property: the listing, whether Apimo says it is off the
+/// A converted property: the listing, whether Apimo marks it off the
 /// market, and the fields that could not be read.
 pub struct Converted {
     pub listing: Listing,
@@ -86,7 +86,7 @@ fn square_metres_per(unit: i64) -> Option<f64> {
     }
 }
 
-/// Whether Apimo's step or status takes a property off the market: step 4
+/// Returns whether Apimo's step or status takes a property off the market: step 4
 /// (deleted), statuses 30–32 (sold or rented), 33–34 (withdrawn) and 35
 /// (cancelled).
 fn is_off_market(step: Option<i64>, status: Option<i64>) -> bool {

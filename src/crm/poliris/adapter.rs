@@ -69,8 +69,8 @@ impl Feed for PolirisFeed {
         Some(self.encoding)
     }
 
-    /// A Poliris file always holds the agency's whole portfolio (the
-    /// specification's "annule et remplace").
+    /// Returns `true`: a Poliris file is always the agency's whole portfolio
+    /// (the specification's "annule et remplace").
     fn is_full_snapshot(&self) -> bool {
         true
     }
