@@ -11,14 +11,16 @@ use crate::exit::{ExitStatus, UsageError};
 use crate::report::Reporter;
 use crate::transport::ftp;
 
-pub fn run(args: &FetchArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
-    let settings = config::resolve_fetch(args, config)?;
-    if args.target.integration.is_none() && settings.integration.contains('/') {
-        reporter.info(&format!(
-            "no integration of the settings file matches {} {}; fetching with the defaults",
-            settings.crm, settings.agency
-        ));
-    }
+/// Downloads an integration's payload into a new staging folder and
+/// returns the folder.
+///
+/// # Errors
+/// The CRM's payloads are given by path, or the fetch failed.
+pub fn fetch_to_staging(
+    settings: &config::FetchSettings,
+    config: &ConfigFile,
+    reporter: &mut Reporter,
+) -> anyhow::Result<std::path::PathBuf> {
     let crm = registry::find(&settings.crm)?;
     let target_dir =
         crate::crm::apimo::fetch::staging_dir(&settings.staging, &settings.crm, &settings.agency);
@@ -80,6 +82,18 @@ pub fn run(args: &FetchArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
             crate::report::plural(manifest.pages, "page")
         ));
     }
+    Ok(staged)
+}
+
+pub fn run(args: &FetchArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
+    let settings = config::resolve_fetch(args, config)?;
+    if args.target.integration.is_none() && settings.integration.contains('/') {
+        reporter.info(&format!(
+            "no integration of the settings file matches {} {}; fetching with the defaults",
+            settings.crm, settings.agency
+        ));
+    }
+    let staged = fetch_to_staging(&settings, config, reporter)?;
     reporter.data(&staged.display().to_string())?;
     reporter.flush()?;
     Ok(ExitStatus::Success)

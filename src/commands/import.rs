@@ -39,6 +39,49 @@ pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> a
 
 fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     let settings = config::resolve_import(args, config)?;
+    let request = ImportRequest {
+        payload: &args.input.input,
+        settings: &settings,
+        encoding: args.input.encoding.forced(),
+        allow_mass_withdrawal: args.allow_mass_withdrawal,
+        dry_run: args.dry_run,
+    };
+    let summary = import_payload(&request, config, reporter, |summary, reporter| match args.format {
+        SummaryFormat::Json => reporter.data(&serde_json::to_string(summary)?).map_err(anyhow::Error::from),
+        SummaryFormat::Text => {
+            print_summary(summary, &settings, reporter);
+            Ok(())
+        }
+    })?;
+    reporter.flush()?;
+    Ok(exit_status(&summary))
+}
+
+/// What to import and how.
+pub struct ImportRequest<'a> {
+    /// A file, directory, zip or staged folder.
+    pub payload: &'a Path,
+    pub settings: &'a config::ImportSettings,
+    pub encoding: Option<crate::encoding::TextEncoding>,
+    pub allow_mass_withdrawal: bool,
+    pub dry_run: bool,
+}
+
+/// Imports one payload for one integration: opens it with its CRM's
+/// adapter, runs the pipeline, calls `summarize` with the run's summary,
+/// reports what an operator must act on, and moves an FTP drop to the
+/// processed folder when the settings ask for it.
+///
+/// # Errors
+/// The payload cannot be read, the agency is locked by another process, or
+/// the database cannot be written.
+pub fn import_payload(
+    request: &ImportRequest<'_>,
+    config: &ConfigFile,
+    reporter: &mut Reporter,
+    summarize: impl FnOnce(&RunSummary, &mut Reporter) -> anyhow::Result<()>,
+) -> anyhow::Result<RunSummary> {
+    let settings = request.settings;
     let crm = registry::find(&settings.crm)?;
     let read_settings = ReadSettings {
         crm: settings.crm.clone(),
@@ -46,42 +89,40 @@ fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
         organization: settings.organization.clone(),
         agents: settings.agent_mapping(),
         default_agent: settings.default_agent.clone(),
-        encoding: args.input.encoding.forced(),
+        encoding: request.encoding,
         language: settings.language.clone(),
     };
     let mut warnings = Vec::new();
-    let mut feed = crm
-        .adapter
-        .open(&args.input.input, &read_settings, &mut warnings)?;
+    let mut feed = crm.adapter.open(request.payload, &read_settings, &mut warnings)?;
     for warning in &warnings {
         reporter.warn(warning);
     }
-    let mut store = open_store(&settings.database, args.dry_run, reporter)?;
+    let mut store = open_store(&settings.database, request.dry_run, reporter)?;
     let options = ImportOptions {
         crm: settings.crm.clone(),
         agency_code: settings.agency.clone(),
         organization: settings.organization.clone(),
-        allow_mass_withdrawal: args.allow_mass_withdrawal,
-        dry_run: args.dry_run,
+        allow_mass_withdrawal: request.allow_mass_withdrawal,
+        dry_run: request.dry_run,
     };
     let summary = pipeline::import(&mut store, feed.as_mut(), &options, reporter)?;
-
-    match args.format {
-        SummaryFormat::Json => reporter.data(&serde_json::to_string(&summary)?)?,
-        SummaryFormat::Text => print_summary(&summary, &options, &settings.database, reporter),
-    }
+    summarize(&summary, reporter)?;
     print_alerts(&summary, reporter);
     let applied = matches!(summary.status, RunStatus::Succeeded | RunStatus::Partial);
-    if applied && !args.dry_run && crm.transport == registry::Transport::Ftp {
-        move_processed_drop(&args.input.input, config, reporter);
+    if applied && !request.dry_run && crm.transport == registry::Transport::Ftp {
+        move_processed_drop(request.payload, config, reporter);
     }
-    reporter.flush()?;
-    Ok(match summary.status {
+    Ok(summary)
+}
+
+/// Returns the exit status that a run's outcome calls for.
+pub fn exit_status(summary: &RunSummary) -> ExitStatus {
+    match summary.status {
         RunStatus::Succeeded => ExitStatus::Success,
         RunStatus::Partial => ExitStatus::RecordsRejected,
         RunStatus::GuardTripped => ExitStatus::GuardTripped,
         RunStatus::Running | RunStatus::Failed | RunStatus::Interrupted => ExitStatus::Unreadable,
-    })
+    }
 }
 
 /// Opens the database. A dry run on a file that does not exist yet compares
@@ -105,7 +146,8 @@ fn open_store(database: &Path, dry_run: bool, reporter: &mut Reporter) -> anyhow
     SqliteStore::open_in_memory()
 }
 
-fn print_summary(summary: &RunSummary, options: &ImportOptions, database: &Path, reporter: &mut Reporter) {
+fn print_summary(summary: &RunSummary, settings: &config::ImportSettings, reporter: &mut Reporter) {
+    let database = &settings.database;
     let counts = &summary.counts;
     let heading = match summary.run_id {
         Some(run) => format!("run {run} into {}", database.display()),
@@ -113,8 +155,8 @@ fn print_summary(summary: &RunSummary, options: &ImportOptions, database: &Path,
     };
     reporter.info(&format!(
         "{heading}: {} {} from {} ({})",
-        options.crm,
-        options.agency_code,
+        settings.crm,
+        settings.agency,
         summary.source,
         summary.encoding.map_or("binary", |encoding| encoding.label())
     ));
