@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('crms', 'crms', [CompletionResultType]::ParameterValue, 'List the CRMs passerelle can import, with their transport and format')
             [CompletionResult]::new('runs', 'runs', [CompletionResultType]::ParameterValue, 'List recent import runs, newest first, or show one run with its rejected records and warnings (`passerelle runs show ID`)')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Work with the settings file')
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Fetch and import every integration of the settings file, or those named, keep going past failures, and print one line per integration')
             break
         }
         'passerelle;parse' {
@@ -167,6 +168,24 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'passerelle;sync' {
+            [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'Integration to sync, by its `name` in the settings file; repeatable [default: every integration]')
+            [CompletionResult]::new('--crm', '--crm', [CompletionResultType]::ParameterName, 'Only the integrations of this CRM')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Integrations synced at the same time')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]')
+            [CompletionResult]::new('--staging-dir', '--staging-dir', [CompletionResultType]::ParameterName, 'Folder that receives the fetched payloads [default: `staging.path` of the settings file, else ./staging]')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary: a table for people, or JSON for programs')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Withdraw missing listings even when a guard would stop it')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Fetch and compare everything, write nothing to the database')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break

@@ -40,6 +40,9 @@ _passerelle() {
             passerelle,runs)
                 cmd="passerelle__subcmd__runs"
                 ;;
+            passerelle,sync)
+                cmd="passerelle__subcmd__sync"
+                ;;
             passerelle__subcmd__config,check)
                 cmd="passerelle__subcmd__config__subcmd__check"
                 ;;
@@ -53,7 +56,7 @@ _passerelle() {
 
     case "${cmd}" in
         passerelle)
-            opts="-q -h -V --quiet --config --help --version parse fetch import completions man crms runs config"
+            opts="-q -h -V --quiet --config --help --version parse fetch import completions man crms runs config sync"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -344,6 +347,48 @@ _passerelle() {
             fi
             case "${prev}" in
                 --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        passerelle__subcmd__sync)
+            opts="-q -h -V --integration --crm --jobs --database --staging-dir --force --dry-run --format --quiet --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --integration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crm)
+                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo" -- "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --staging-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -33,6 +33,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand crms 'List the CRMs passerelle can import, with their transport and format'
             cand runs 'List recent import runs, newest first, or show one run with its rejected records and warnings (`passerelle runs show ID`)'
             cand config 'Work with the settings file'
+            cand sync 'Fetch and import every integration of the settings file, or those named, keep going past failures, and print one line per integration'
         }
         &'passerelle;parse'= {
             cand --encoding 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252'
@@ -154,6 +155,23 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --quiet 'Print only errors and rejected records on stderr'
             cand -h 'Print help'
             cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'passerelle;sync'= {
+            cand --integration 'Integration to sync, by its `name` in the settings file; repeatable [default: every integration]'
+            cand --crm 'Only the integrations of this CRM'
+            cand --jobs 'Integrations synced at the same time'
+            cand --database 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
+            cand --staging-dir 'Folder that receives the fetched payloads [default: `staging.path` of the settings file, else ./staging]'
+            cand --format 'Summary: a table for people, or JSON for programs'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand --force 'Withdraw missing listings even when a guard would stop it'
+            cand --dry-run 'Fetch and compare everything, write nothing to the database'
+            cand -q 'Print only errors and rejected records on stderr'
+            cand --quiet 'Print only errors and rejected records on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

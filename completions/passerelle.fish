@@ -36,6 +36,7 @@ complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "man" -d 'Prin
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "crms" -d 'List the CRMs passerelle can import, with their transport and format'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "runs" -d 'List recent import runs, newest first, or show one run with its rejected records and warnings (`passerelle runs show ID`)'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "config" -d 'Work with the settings file'
+complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "sync" -d 'Fetch and import every integration of the settings file, or those named, keep going past failures, and print one line per integration'
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l encoding -d 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252' -r -f -a "auto\t''
 utf-8\t''
 windows-1252\t''"
@@ -135,3 +136,19 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l integration -d 'Integration to sync, by its `name` in the settings file; repeatable [default: every integration]' -r
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l crm -d 'Only the integrations of this CRM' -r -f -a "apimo\t'Apimo, REST API'
+poliris\t'Any SeLoger/Poliris export given by path'
+hektor\t'Hektor (La Boîte Immo), Poliris export'
+twimmo\t'Twimmo, Poliris export'"
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l jobs -d 'Integrations synced at the same time' -r
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l database -d 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l staging-dir -d 'Folder that receives the fetched payloads [default: `staging.path` of the settings file, else ./staging]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l format -d 'Summary: a table for people, or JSON for programs' -r -f -a "text\t''
+json\t''"
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l force -d 'Withdraw missing listings even when a guard would stop it'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l dry-run -d 'Fetch and compare everything, write nothing to the database'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -s V -l version -d 'Print version'

@@ -85,6 +85,57 @@ pub enum Command {
     /// Work with the settings file.
     #[command(subcommand)]
     Config(ConfigAction),
+    /// Fetch and import every integration of the settings file, or those
+    /// named, keep going past failures, and print one line per integration.
+    #[command(after_long_help = SYNC_EXIT_STATUS_HELP)]
+    Sync(SyncArgs),
+}
+
+/// Exit statuses of `passerelle sync`: the worst of its integrations'.
+pub const SYNC_EXIT_STATUS_HELP: &str = "Exit status, the worst of the integrations' results:
+  0  every integration imported
+  1  some records were rejected
+  2  invalid arguments or settings file
+  3  an integration could not be fetched or imported
+  4  a safety guard kept listings from being withdrawn
+  5  another process is importing one of the agencies";
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Integration to sync, by its `name` in the settings file; repeatable
+    /// [default: every integration].
+    #[arg(long = "integration", value_name = "NAME")]
+    pub integrations: Vec<String>,
+
+    /// Only the integrations of this CRM.
+    #[arg(long, value_parser = crm_code_parser())]
+    pub crm: Option<String>,
+
+    /// Integrations synced at the same time.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=32))]
+    pub jobs: u8,
+
+    /// SQLite database file; also read from PASSERELLE_DATABASE [default:
+    /// `database.path` of the settings file, else passerelle.db].
+    #[arg(long, value_name = "PATH", env = "PASSERELLE_DATABASE", hide_env = true)]
+    pub database: Option<PathBuf>,
+
+    /// Folder that receives the fetched payloads [default: `staging.path`
+    /// of the settings file, else ./staging].
+    #[arg(long, value_name = "DIR")]
+    pub staging_dir: Option<PathBuf>,
+
+    /// Withdraw missing listings even when a guard would stop it.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Fetch and compare everything, write nothing to the database.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Summary: a table for people, or JSON for programs.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,11 +46,15 @@ fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
         allow_mass_withdrawal: args.allow_mass_withdrawal,
         dry_run: args.dry_run,
     };
-    let summary = import_payload(&request, config, reporter, |summary, reporter| match args.format {
-        SummaryFormat::Json => reporter.data(&serde_json::to_string(summary)?).map_err(anyhow::Error::from),
-        SummaryFormat::Text => {
-            print_summary(summary, &settings, reporter);
-            Ok(())
+    let summary = import_payload(&request, config, reporter, |summary, reporter| {
+        match args.format {
+            SummaryFormat::Json => reporter
+                .data(&serde_json::to_string(summary)?)
+                .map_err(anyhow::Error::from),
+            SummaryFormat::Text => {
+                print_summary(summary, &settings, reporter);
+                Ok(())
+            }
         }
     })?;
     reporter.flush()?;

@@ -8,6 +8,7 @@ pub mod fetch;
 pub mod import;
 pub mod parse;
 pub mod runs;
+pub mod sync;
 
 use crate::cli::{Cli, Command};
 use crate::config as settings;
@@ -33,6 +34,10 @@ pub fn run(cli: Cli, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
         Command::Man(args) => docs::man(&args, reporter),
         Command::Crms(args) => crms::run(&args, reporter),
         Command::Config(action) => config::run(&action, cli.config.as_deref(), reporter),
+        Command::Sync(args) => {
+            let config = settings::load(cli.config.as_deref())?;
+            sync::run(&args, &config, cli.quiet, reporter)
+        }
         Command::Runs(args) => {
             let config = settings::load(cli.config.as_deref())?;
             runs::run(&args, &config, reporter)

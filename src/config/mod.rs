@@ -297,6 +297,19 @@ pub fn database_path(flag: Option<&Path>, file: &ConfigFile) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE))
 }
 
+/// Returns the import settings of a settings-file integration.
+pub fn integration_import_settings(entry: &IntegrationConfig, database: PathBuf) -> ImportSettings {
+    ImportSettings {
+        database,
+        crm: entry.crm.clone(),
+        agency: entry.agency.trim().to_string(),
+        organization: entry.organization.clone(),
+        default_agent: entry.default_agent.clone(),
+        agents: entry.agents.clone(),
+        language: entry.language.clone(),
+    }
+}
+
 /// Merges the import's flags with the settings file.
 ///
 /// The integration is the one `--integration` names, else the one whose

@@ -75,6 +75,28 @@ fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
 }
 
 impl SqliteStore {
+    /// Records a run that failed before its feed could be read (a fetch
+    /// that failed), so that the run history shows it.
+    pub fn record_failed_run(
+        &self,
+        crm: &str,
+        agency_code: &str,
+        organization: Option<&str>,
+        source: &str,
+        error: &str,
+    ) -> anyhow::Result<RunId> {
+        let integration = self.integration(crm, agency_code, organization)?;
+        let run = self.begin_run(integration, source)?;
+        self.finish_run(
+            run,
+            super::RunStatus::Failed,
+            &RunCounts::default(),
+            None,
+            Some(error),
+        )?;
+        Ok(run)
+    }
+
     /// Lists runs, newest first.
     pub fn list_runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRecord>> {
         let mut conditions = Vec::new();

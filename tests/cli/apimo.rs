@@ -11,8 +11,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{counts, import_as, open_database, passerelle};
 
-const PROVIDER: &str = "8123";
-const TOKEN: &str = "tok-3f9c2a7e51d84b06";
+pub(crate) const PROVIDER: &str = "8123";
+pub(crate) const TOKEN: &str = "tok-3f9c2a7e51d84b06";
 const AGENCY: &str = "4242";
 
 fn page(number: usize) -> String {
@@ -23,7 +23,7 @@ fn page(number: usize) -> String {
 
 /// Starts the stand-in API on a runtime that keeps serving while the
 /// binary runs on the test's thread.
-fn start_server() -> (Runtime, MockServer) {
+pub(crate) fn start_server() -> (Runtime, MockServer) {
     let runtime = Runtime::new().unwrap();
     let server = runtime.block_on(MockServer::start());
     (runtime, server)
@@ -37,7 +37,7 @@ fn page_mock(offset: u64, number: usize) -> Mock {
         .respond_with(ResponseTemplate::new(200).set_body_raw(page(number), "application/json"))
 }
 
-fn mount_all_pages(runtime: &Runtime, server: &MockServer) {
+pub(crate) fn mount_all_pages(runtime: &Runtime, server: &MockServer) {
     for (offset, number) in [(0, 1), (2, 2), (4, 3)] {
         runtime.block_on(page_mock(offset, number).mount(server));
     }

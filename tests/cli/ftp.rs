@@ -15,7 +15,7 @@ use unftp_sbe_fs::Filesystem;
 use crate::support::{counts, fixture, import_as, passerelle};
 
 const USER: &str = "passerelle";
-const PASSWORD: &str = "ftp-s3cret-71";
+pub(crate) const PASSWORD: &str = "ftp-s3cret-71";
 
 /// Accepts one user and password.
 #[derive(Debug)]
@@ -42,12 +42,12 @@ impl Authenticator for OneUser {
 
 /// An FTP server serving `root` on a free port of 127.0.0.1, with passive
 /// ports of its own range.
-struct FtpServer {
+pub(crate) struct FtpServer {
     _runtime: Runtime,
-    port: u16,
+    pub(crate) port: u16,
 }
 
-fn start_server(root: &Path, passive_ports: std::ops::RangeInclusive<u16>) -> FtpServer {
+pub(crate) fn start_server(root: &Path, passive_ports: std::ops::RangeInclusive<u16>) -> FtpServer {
     start_server_with(root, passive_ports, None)
 }
 

@@ -11,3 +11,4 @@ mod parse;
 mod runs;
 mod samples;
 mod support;
+mod sync;

@@ -1,0 +1,247 @@
+//! `passerelle sync`: fetch and import every configured integration, a few
+//! at a time, going on past failures, for cron.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::cli::{FetchArgs, IntegrationArgs, SummaryFormat, SyncArgs};
+use crate::commands::fetch::fetch_to_staging;
+use crate::commands::import::{ImportRequest, exit_status, import_payload};
+use crate::config::{self, ConfigFile, IntegrationConfig};
+use crate::crm::registry::{self, Transport};
+use crate::exit::{ExitStatus, UsageError};
+use crate::report::Reporter;
+use crate::store::lock::LockedError;
+use crate::store::{RunCounts, SqliteStore};
+
+/// What syncing one integration did.
+#[derive(Debug, Serialize)]
+pub struct SyncResult {
+    pub integration: String,
+    pub crm: String,
+    pub agency: String,
+    /// A run status (`succeeded`, `partial`, `guard_tripped`, `failed`), or
+    /// `locked` or `skipped`.
+    pub status: String,
+    pub counts: Option<RunCounts>,
+    pub seconds: f64,
+    pub error: Option<String>,
+    #[serde(skip)]
+    exit: ExitStatus,
+}
+
+pub fn run(
+    args: &SyncArgs,
+    config: &ConfigFile,
+    quiet: bool,
+    reporter: &mut Reporter,
+) -> anyhow::Result<ExitStatus> {
+    let selected = select(args, config)?;
+    let database = config::database_path(args.database.as_deref(), config);
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..usize::from(args.jobs).min(selected.len()) {
+            scope.spawn(|| {
+                // Each worker reports on its own; lines of different
+                // integrations interleave but never mix.
+                let mut reporter = Reporter::new(quiet);
+                while let Some(entry) = selected.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let result = sync_one(entry, args, config, &database, &mut reporter);
+                    results.lock().expect("a sync worker panicked").push(result);
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("a sync worker panicked");
+    results.sort_by_key(|result| selected.iter().position(|entry| entry.name == result.integration));
+
+    match args.format {
+        SummaryFormat::Json => reporter.data(&serde_json::to_string(&results)?)?,
+        SummaryFormat::Text => print_table(&results, reporter)?,
+    }
+    reporter.flush()?;
+    Ok(worst(results.iter().map(|result| result.exit)))
+}
+
+/// The integrations to sync, in settings-file order.
+fn select<'c>(args: &SyncArgs, config: &'c ConfigFile) -> anyhow::Result<Vec<&'c IntegrationConfig>> {
+    for name in &args.integrations {
+        if !config.integrations.iter().any(|entry| &entry.name == name) {
+            let known: Vec<&str> = config
+                .integrations
+                .iter()
+                .map(|entry| entry.name.as_str())
+                .collect();
+            return Err(UsageError(format!(
+                "no integration named `{name}` in the settings file; known: {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+            .into());
+        }
+    }
+    let selected: Vec<&IntegrationConfig> = config
+        .integrations
+        .iter()
+        .filter(|entry| args.integrations.is_empty() || args.integrations.contains(&entry.name))
+        .filter(|entry| args.crm.as_deref().is_none_or(|crm| entry.crm == crm))
+        .collect();
+    if selected.is_empty() {
+        return Err(UsageError(
+            "no integration to sync; add [[integrations]] to the settings file (config.example.toml shows how)"
+                .to_string(),
+        )
+        .into());
+    }
+    Ok(selected)
+}
+
+fn sync_one(
+    entry: &IntegrationConfig,
+    args: &SyncArgs,
+    config: &ConfigFile,
+    database: &std::path::Path,
+    reporter: &mut Reporter,
+) -> SyncResult {
+    let started = Instant::now();
+    let mut result = SyncResult {
+        integration: entry.name.clone(),
+        crm: entry.crm.clone(),
+        agency: entry.agency.clone(),
+        status: String::new(),
+        counts: None,
+        seconds: 0.0,
+        error: None,
+        exit: ExitStatus::Success,
+    };
+    reporter.info(&format!("sync {}: started", entry.name));
+    match sync_steps(entry, args, config, database, reporter) {
+        Ok(Some(summary)) => {
+            result.status = summary.status.as_str().to_string();
+            result.exit = exit_status(&summary);
+            result.counts = Some(summary.counts);
+        }
+        Ok(None) => result.status = "skipped".to_string(),
+        Err(error) => {
+            let locked = error.chain().any(|cause| cause.is::<LockedError>());
+            result.status = if locked { "locked" } else { "failed" }.to_string();
+            result.exit = if locked {
+                ExitStatus::Locked
+            } else {
+                ExitStatus::Unreadable
+            };
+            result.error = Some(format!("{error:#}"));
+            reporter.error(&format!("sync {}: {error:#}", entry.name));
+        }
+    }
+    result.seconds = started.elapsed().as_secs_f64();
+    reporter.info(&format!(
+        "sync {}: {} in {:.1} s",
+        entry.name, result.status, result.seconds
+    ));
+    result
+}
+
+/// Fetches and imports one integration. Returns `None` for CRMs whose
+/// files are given by path, which sync cannot fetch.
+fn sync_steps(
+    entry: &IntegrationConfig,
+    args: &SyncArgs,
+    config: &ConfigFile,
+    database: &std::path::Path,
+    reporter: &mut Reporter,
+) -> anyhow::Result<Option<crate::pipeline::RunSummary>> {
+    let crm = registry::find(&entry.crm)?;
+    if crm.transport == Transport::Local {
+        reporter.warn(&format!(
+            "sync {}: {} files are given by path, so there is nothing to fetch; use passerelle import",
+            entry.name, crm.code
+        ));
+        return Ok(None);
+    }
+    let fetch_args = FetchArgs {
+        target: IntegrationArgs {
+            integration: Some(entry.name.clone()),
+            crm: None,
+            agency: None,
+        },
+        staging_dir: args.staging_dir.clone(),
+    };
+    let fetch_settings = config::resolve_fetch(&fetch_args, config)?;
+    let staged: PathBuf = match fetch_to_staging(&fetch_settings, config, reporter) {
+        Ok(staged) => staged,
+        Err(error) => {
+            if !args.dry_run {
+                record_failure(entry, database, &error);
+            }
+            return Err(error);
+        }
+    };
+    let settings = config::integration_import_settings(entry, database.to_path_buf());
+    let request = ImportRequest {
+        payload: &staged,
+        settings: &settings,
+        encoding: None,
+        allow_mass_withdrawal: args.force,
+        dry_run: args.dry_run,
+    };
+    import_payload(&request, config, reporter, |_, _| Ok(())).map(Some)
+}
+
+/// Records a failed fetch as a failed run; a failure to record it only
+/// loses that line of history.
+fn record_failure(entry: &IntegrationConfig, database: &std::path::Path, error: &anyhow::Error) {
+    if let Ok(store) = SqliteStore::open(database) {
+        let _ = store.record_failed_run(
+            &entry.crm,
+            entry.agency.trim(),
+            entry.organization.as_deref(),
+            &format!("fetch of {}", entry.name),
+            &format!("{error:#}"),
+        );
+    }
+}
+
+fn print_table(results: &[SyncResult], reporter: &mut Reporter) -> std::io::Result<()> {
+    reporter.data(&format!(
+        "{:<20} {:<14} {:>7} {:>7} {:>9} {:>9} {:>8} {:>9}",
+        "INTEGRATION", "STATUS", "CREATED", "UPDATED", "UNCHANGED", "WITHDRAWN", "REJECTED", "SECONDS"
+    ))?;
+    for result in results {
+        let counts = result.counts.unwrap_or_default();
+        reporter.data(&format!(
+            "{:<20} {:<14} {:>7} {:>7} {:>9} {:>9} {:>8} {:>9.1}",
+            result.integration,
+            result.status,
+            counts.created,
+            counts.updated,
+            counts.unchanged,
+            counts.withdrawn,
+            counts.rejected,
+            result.seconds
+        ))?;
+    }
+    Ok(())
+}
+
+/// Returns the most serious status: an integration that could not be
+/// synced, then a locked one, a tripped guard, rejected records, success.
+fn worst(statuses: impl Iterator<Item = ExitStatus>) -> ExitStatus {
+    let rank = |status: &ExitStatus| match status {
+        ExitStatus::Unreadable => 5,
+        ExitStatus::Locked => 4,
+        ExitStatus::GuardTripped => 3,
+        ExitStatus::RecordsRejected => 2,
+        ExitStatus::Usage => 1,
+        ExitStatus::Success => 0,
+    };
+    statuses.max_by_key(rank).unwrap_or(ExitStatus::Success)
+}

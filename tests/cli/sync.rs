@@ -1,0 +1,145 @@
+//! `passerelle sync` with three integrations: Poliris on a local FTP server,
+//! Apimo on a local HTTP server, and an Apimo agency whose server is down.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::apimo::{PROVIDER, TOKEN, mount_all_pages, start_server as start_api};
+use crate::ftp::{PASSWORD, start_server as start_ftp};
+use crate::support::{fixture, open_database, passerelle};
+
+fn settings(dir: &Path, ftp_port: u16, api_url: &str) -> std::path::PathBuf {
+    let path = dir.join("passerelle.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[database]
+path = "passerelle.db"
+
+[staging]
+path = "staging"
+
+[ftp]
+host = "127.0.0.1"
+port = {ftp_port}
+user = "passerelle"
+min_age_seconds = 0
+
+[[integrations]]
+name = "sud"
+crm = "hektor"
+agency = "AGENCE-SUD"
+
+[[integrations]]
+name = "azur"
+crm = "apimo"
+agency = "4242"
+api_url = "{api_url}"
+requests_per_second = 50
+
+[[integrations]]
+name = "azur-down"
+crm = "apimo"
+agency = "4343"
+api_url = "http://127.0.0.1:9"
+timeout_seconds = 2
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn sync(settings: &Path, extra: &[&str]) -> std::process::Output {
+    passerelle()
+        .args(["sync", "--format", "json", "--config"])
+        .arg(settings)
+        .args(extra)
+        .env("PASSERELLE_FTP_PASSWORD", PASSWORD)
+        .env("PASSERELLE_APIMO_PROVIDER", PROVIDER)
+        .env("PASSERELLE_APIMO_TOKEN", TOKEN)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn healthy_integrations_import_and_the_down_one_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("ftp-root/hektor");
+    std::fs::create_dir_all(&drops).unwrap();
+    std::fs::copy(fixture("cp1252-crlf.csv"), drops.join("AGENCE-SUD.csv")).unwrap();
+    let ftp = start_ftp(&dir.path().join("ftp-root"), 53800..=53899);
+    let (runtime, api) = start_api();
+    mount_all_pages(&runtime, &api);
+    let settings = settings(dir.path(), ftp.port, &api.uri());
+
+    let output = sync(&settings, &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let status_of = |name: &str| {
+        results
+            .iter()
+            .find(|result| result["integration"] == name)
+            .map(|result| result["status"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(status_of("sud"), "succeeded");
+    assert_eq!(status_of("azur"), "succeeded");
+    assert_eq!(status_of("azur-down"), "failed");
+    let down = results
+        .iter()
+        .find(|result| result["integration"] == "azur-down")
+        .unwrap();
+    assert!(down["error"].as_str().unwrap().contains("127.0.0.1:9"), "{down}");
+    assert_eq!(results[0]["counts"]["created"], 4);
+    assert_eq!(results[1]["counts"]["created"], 5);
+
+    let database = dir.path().join("passerelle.db");
+    let runs: Vec<(String, String)> = open_database(&database)
+        .prepare("SELECT i.agency_code, r.status FROM runs r JOIN integrations i ON i.id = r.integration_id ORDER BY i.agency_code")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        runs,
+        [
+            ("4242".to_string(), "succeeded".to_string()),
+            ("4343".to_string(), "failed".to_string()),
+            ("AGENCE-SUD".to_string(), "succeeded".to_string()),
+        ]
+    );
+
+    let again = sync(&settings, &["--integration", "sud", "--integration", "azur"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let results: Vec<Value> = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["counts"]["unchanged"], 4);
+    assert_eq!(
+        results[1]["counts"]["unchanged"], 5,
+        "the sold listing too, still withdrawn"
+    );
+    assert_eq!(results[1]["counts"]["withdrawn"], 0);
+}
+
+#[test]
+fn unknown_integration_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path(), 9, "http://127.0.0.1:9");
+    let output = sync(&settings, &["--integration", "nord"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no integration named `nord`"));
+}
