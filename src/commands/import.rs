@@ -108,6 +108,8 @@ pub fn import_payload(
         organization: settings.organization.clone(),
         allow_mass_withdrawal: request.allow_mass_withdrawal,
         dry_run: request.dry_run,
+        withdrawal: settings.withdrawal,
+        min_share: settings.min_share,
     };
     let summary = pipeline::import(&mut store, feed.as_mut(), &options, reporter)?;
     summarize(&summary, reporter)?;

@@ -185,7 +185,7 @@ fn sync_steps(
             return Err(error);
         }
     };
-    let settings = config::integration_import_settings(entry, database.to_path_buf());
+    let settings = config::integration_import_settings(entry, database.to_path_buf())?;
     let request = ImportRequest {
         payload: &staged,
         settings: &settings,

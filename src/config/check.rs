@@ -51,6 +51,8 @@ const SECTIONS: [(&str, &[&str]); 5] = [
             "language",
             "requests_per_second",
             "timeout_seconds",
+            "withdrawal",
+            "min_share",
         ],
     ),
 ];
@@ -132,6 +134,18 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
                 at("api_url"),
                 format!("`{url}` does not start with http:// or https://"),
             );
+        }
+        if let Some(share) = integration.get("min_share").and_then(Value::as_float)
+            && !(0.0..=1.0).contains(&share)
+        {
+            problem(at("min_share"), "must be between 0 and 1".to_string());
+        }
+        if let Some(setting) = integration
+            .get("withdrawal")
+            .and_then(|value| value.clone().try_into::<super::WithdrawalSetting>().ok())
+            && let Err(reason) = setting.policy()
+        {
+            problem(at("withdrawal"), reason);
         }
         if let Some(rate) = integration.get("requests_per_second").and_then(Value::as_float)
             && rate <= 0.0

@@ -20,6 +20,7 @@ use crate::crm::adapter::Credential;
 use crate::crm::poliris::AgentMapping;
 use crate::crm::registry;
 use crate::exit::UsageError;
+use crate::pipeline::{DEFAULT_MIN_SHARE, WithdrawalPolicy};
 use crate::transport::ftp::FtpSettings;
 use crate::transport::http::HttpSettings;
 
@@ -155,6 +156,40 @@ pub struct IntegrationConfig {
     pub requests_per_second: Option<f64>,
     /// Seconds allowed for one API request, body included [default: 60].
     pub timeout_seconds: Option<u64>,
+    /// What becomes of listings a delivery no longer holds: `"mark"`
+    /// (withdrawn, the default), `"keep"`, or `{ delete_after = "30d" }`.
+    pub withdrawal: Option<WithdrawalSetting>,
+    /// Smallest share of the last good run's listings a delivery must hold
+    /// for withdrawals to go ahead [default: 0.5].
+    pub min_share: Option<f64>,
+}
+
+/// The `withdrawal` setting as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum WithdrawalSetting {
+    Word(String),
+    DeleteAfter { delete_after: String },
+}
+
+impl WithdrawalSetting {
+    /// Returns the policy, or why the setting is invalid.
+    pub fn policy(&self) -> Result<WithdrawalPolicy, String> {
+        match self {
+            Self::Word(word) if word == "mark" => Ok(WithdrawalPolicy::Mark),
+            Self::Word(word) if word == "keep" => Ok(WithdrawalPolicy::Keep),
+            Self::Word(word) => Err(format!(
+                "`{word}` is not a withdrawal policy; use \"mark\", \"keep\" or {{ delete_after = \"30d\" }}"
+            )),
+            Self::DeleteAfter { delete_after } => delete_after
+                .strip_suffix('d')
+                .and_then(|days| days.trim().parse().ok())
+                .map(|days| WithdrawalPolicy::DeleteAfter { days })
+                .ok_or_else(|| {
+                    format!("delete_after `{delete_after}` is not a number of days such as \"30d\"")
+                }),
+        }
+    }
 }
 
 /// A settings file that cannot be used; the command stops with exit status 2.
@@ -243,6 +278,33 @@ pub struct ImportSettings {
     pub default_agent: Option<String>,
     pub agents: BTreeMap<String, String>,
     pub language: Option<String>,
+    pub withdrawal: WithdrawalPolicy,
+    pub min_share: f64,
+}
+
+/// Reads an integration's withdrawal policy and guard share.
+///
+/// # Errors
+/// An invalid `withdrawal` or `min_share`.
+fn withdrawal_settings(entry: Option<&IntegrationConfig>) -> anyhow::Result<(WithdrawalPolicy, f64)> {
+    let Some(entry) = entry else {
+        return Ok((WithdrawalPolicy::Mark, DEFAULT_MIN_SHARE));
+    };
+    let policy = match &entry.withdrawal {
+        Some(setting) => setting
+            .policy()
+            .map_err(|reason| UsageError(format!("withdrawal of integration {}: {reason}", entry.name)))?,
+        None => WithdrawalPolicy::Mark,
+    };
+    let share = entry.min_share.unwrap_or(DEFAULT_MIN_SHARE);
+    if !(0.0..=1.0).contains(&share) {
+        return Err(UsageError(format!(
+            "min_share of integration {} must be between 0 and 1",
+            entry.name
+        ))
+        .into());
+    }
+    Ok((policy, share))
 }
 
 impl ImportSettings {
@@ -298,8 +360,15 @@ pub fn database_path(flag: Option<&Path>, file: &ConfigFile) -> PathBuf {
 }
 
 /// Returns the import settings of a settings-file integration.
-pub fn integration_import_settings(entry: &IntegrationConfig, database: PathBuf) -> ImportSettings {
-    ImportSettings {
+///
+/// # Errors
+/// An invalid `withdrawal` or `min_share`.
+pub fn integration_import_settings(
+    entry: &IntegrationConfig,
+    database: PathBuf,
+) -> anyhow::Result<ImportSettings> {
+    let (withdrawal, min_share) = withdrawal_settings(Some(entry))?;
+    Ok(ImportSettings {
         database,
         crm: entry.crm.clone(),
         agency: entry.agency.trim().to_string(),
@@ -307,7 +376,9 @@ pub fn integration_import_settings(entry: &IntegrationConfig, database: PathBuf)
         default_agent: entry.default_agent.clone(),
         agents: entry.agents.clone(),
         language: entry.language.clone(),
-    }
+        withdrawal,
+        min_share,
+    })
 }
 
 /// Merges the import's flags with the settings file.
@@ -320,6 +391,7 @@ pub fn integration_import_settings(entry: &IntegrationConfig, database: PathBuf)
 /// An unknown integration name, or no CRM or agency from any source.
 pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<ImportSettings> {
     let (integration, crm, agency) = resolve_target(&args.target, file)?;
+    let (withdrawal, min_share) = withdrawal_settings(integration)?;
     let mut agents = integration.map(|entry| entry.agents.clone()).unwrap_or_default();
     agents.extend(args.agents.iter().cloned());
     Ok(ImportSettings {
@@ -336,6 +408,8 @@ pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<Im
             .or_else(|| integration.and_then(|entry| entry.default_agent.clone())),
         agents,
         language: integration.and_then(|entry| entry.language.clone()),
+        withdrawal,
+        min_share,
     })
 }
 

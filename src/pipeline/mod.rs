@@ -43,7 +43,28 @@ pub struct ImportOptions {
     pub allow_mass_withdrawal: bool,
     /// Read and compare everything, write nothing.
     pub dry_run: bool,
+    /// What becomes of listings a full snapshot no longer holds.
+    pub withdrawal: WithdrawalPolicy,
+    /// Smallest share of the last good run's listings a feed must hold for
+    /// withdrawals to go ahead (0.5: half).
+    pub min_share: f64,
 }
+
+/// What becomes of the listings a full snapshot no longer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WithdrawalPolicy {
+    /// Marked withdrawn, with the time; kept in the store.
+    #[default]
+    Mark,
+    /// Never withdrawn for missing; the CRM's own withdrawals still apply.
+    Keep,
+    /// Marked withdrawn now, and deleted by a later run once withdrawn for
+    /// this many days.
+    DeleteAfter { days: u32 },
+}
+
+/// Share of the last good run's count below which a feed is suspicious.
+pub const DEFAULT_MIN_SHARE: f64 = 0.5;
 
 /// Outcome and counts of a run, as printed at its end.
 #[derive(Debug, Clone, Serialize)]
@@ -105,8 +126,11 @@ pub fn import(
                     options,
                     &other_agencies,
                     active_before,
+                    feed.is_full_snapshot(),
                 )?;
                 if guard_reason.is_none()
+                    && feed.is_full_snapshot()
+                    && options.withdrawal != WithdrawalPolicy::Keep
                     && let Some(integration) = integration
                 {
                     counts.withdrawn += store.count_unseen(integration)?;
@@ -207,12 +231,16 @@ fn import_locked(
         options,
         &other_agencies,
         active_before,
+        feed.is_full_snapshot(),
     )?;
     if guard_reason.is_none() {
-        if feed.is_full_snapshot() {
+        if feed.is_full_snapshot() && options.withdrawal != WithdrawalPolicy::Keep {
             counts.withdrawn += store.withdraw_unseen(integration, run)?;
         }
         store.record_good_run(integration, run, counts.seen)?;
+    }
+    if let WithdrawalPolicy::DeleteAfter { days } = options.withdrawal {
+        counts.deleted = store.delete_withdrawn_before(integration, days)?;
     }
     let status = status_of(&counts, guard_reason.as_deref());
     store.finish_run(run, status, &counts, guard_reason.as_deref(), None)?;
@@ -350,10 +378,20 @@ fn guard(
     options: &ImportOptions,
     other_agencies: &BTreeMap<String, u64>,
     active_before: u64,
+    full_snapshot: bool,
 ) -> anyhow::Result<Option<String>> {
     let missing_count = match integration {
         Some(integration) => store.count_unseen(integration)?,
         None => 0,
+    };
+    // With the keep policy, or a feed that is not a whole portfolio, nothing
+    // is withdrawn for missing, so there is nothing to guard.
+    if options.withdrawal == WithdrawalPolicy::Keep || !full_snapshot {
+        return Ok(None);
+    }
+    let last_good = match integration {
+        Some(integration) => store.last_seen_count(integration)?,
+        None => None,
     };
     let reason = if counts.seen == 0 {
         let mut reason = format!("the feed has no valid listing for agency {}", options.agency_code);
@@ -377,6 +415,15 @@ fn guard(
         Some(format!(
             "the feed would withdraw {missing_count} of {active_before} active listings (more than half); \
              check the file, or pass --allow-mass-withdrawal"
+        ))
+    } else if let Some(last) = last_good
+        && (counts.seen as f64) < options.min_share * last as f64
+    {
+        Some(format!(
+            "the feed has {} listings, fewer than {:.0} % of the {last} of the last good run; check the \
+             file, or pass --allow-mass-withdrawal (--force in sync)",
+            counts.seen,
+            options.min_share * 100.0
         ))
     } else {
         None
@@ -480,17 +527,34 @@ mod tests {
             organization: None,
             allow_mass_withdrawal: false,
             dry_run: false,
+            withdrawal: WithdrawalPolicy::Mark,
+            min_share: DEFAULT_MIN_SHARE,
         }
     }
 
     fn run(store: &mut SqliteStore, listings: &[(&str, bool)]) -> RunSummary {
+        run_with(store, listings, &options())
+    }
+
+    fn run_with(store: &mut SqliteStore, listings: &[(&str, bool)], options: &ImportOptions) -> RunSummary {
         let mut feed = FakeFeed {
             listings: listings
                 .iter()
                 .map(|(id, withdrawn)| (id.to_string(), *withdrawn))
                 .collect(),
         };
-        import(store, &mut feed, &options(), &mut Reporter::new(true)).unwrap()
+        import(store, &mut feed, options, &mut Reporter::new(true)).unwrap()
+    }
+
+    fn ids(count: usize) -> Vec<(String, bool)> {
+        (1..=count).map(|number| (format!("L{number}"), false)).collect()
+    }
+
+    fn as_refs(listings: &[(String, bool)]) -> Vec<(&str, bool)> {
+        listings
+            .iter()
+            .map(|(id, withdrawn)| (id.as_str(), *withdrawn))
+            .collect()
     }
 
     #[test]
@@ -516,5 +580,94 @@ mod tests {
         assert_eq!(again.counts.withdrawn, 0, "L2 was already withdrawn");
         let back = run(&mut store, &[("L1", false), ("L2", false)]);
         assert_eq!(back.counts.updated, 1, "L2 is back on the market");
+    }
+
+    #[test]
+    fn keep_policy_withdraws_nothing_for_missing() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let keep = ImportOptions {
+            withdrawal: WithdrawalPolicy::Keep,
+            ..options()
+        };
+        run_with(&mut store, &[("L1", false), ("L2", false), ("L3", false)], &keep);
+        let second = run_with(&mut store, &[("L1", false), ("L2", false), ("L3", true)], &keep);
+        assert_eq!(
+            second.counts.withdrawn, 1,
+            "the CRM's own withdrawal still applies"
+        );
+        let third = run_with(&mut store, &[("L1", false)], &keep);
+        assert_eq!(
+            third.guard_reason, None,
+            "no guard is needed when nothing can be withdrawn"
+        );
+        assert_eq!(third.counts.withdrawn, 0, "L2 is kept although missing");
+    }
+
+    #[test]
+    fn share_of_last_good_run_guards_withdrawals() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let strict = ImportOptions {
+            min_share: 0.9,
+            ..options()
+        };
+        run_with(&mut store, &as_refs(&ids(10)), &strict);
+        let shrunk = run_with(&mut store, &as_refs(&ids(8)), &strict);
+        assert!(
+            shrunk
+                .guard_reason
+                .as_deref()
+                .unwrap()
+                .contains("fewer than 90 % of the 10 of the last good run"),
+            "{:?}",
+            shrunk.guard_reason
+        );
+        assert_eq!(shrunk.counts.withdrawn, 0);
+
+        let forced_options = ImportOptions {
+            allow_mass_withdrawal: true,
+            ..strict
+        };
+        let forced = run_with(&mut store, &as_refs(&ids(8)), &forced_options);
+        assert_eq!(forced.counts.withdrawn, 2);
+    }
+
+    #[test]
+    fn tenth_of_last_run_trips_default_guard() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        run(&mut store, &as_refs(&ids(10)));
+        let tenth = run(&mut store, &as_refs(&ids(1)));
+        assert!(tenth.guard_reason.is_some());
+        assert_eq!(tenth.counts.withdrawn, 0);
+    }
+
+    #[test]
+    fn delete_after_removes_old_withdrawals() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let delete = ImportOptions {
+            withdrawal: WithdrawalPolicy::DeleteAfter { days: 30 },
+            ..options()
+        };
+        run_with(
+            &mut store,
+            &[("L1", false), ("L2", false), ("L3", false)],
+            &delete,
+        );
+        let withdrawn = run_with(&mut store, &[("L1", false), ("L2", false)], &delete);
+        assert_eq!(withdrawn.counts.withdrawn, 1);
+        assert_eq!(withdrawn.counts.deleted, 0, "kept for 30 days");
+        store
+            .connection()
+            .execute(
+                "UPDATE listings SET withdrawn_at = '2020-01-01T00:00:00Z' WHERE source_id = 'L3'",
+                [],
+            )
+            .unwrap();
+        let later = run_with(&mut store, &[("L1", false), ("L2", false)], &delete);
+        assert_eq!(later.counts.deleted, 1);
+        let left: i64 = store
+            .connection()
+            .query_row("SELECT count(*) FROM listings", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(left, 2);
     }
 }

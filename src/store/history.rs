@@ -46,7 +46,7 @@ pub struct StoredIssue {
 
 const RUN_COLUMNS: &str = "r.id, i.crm, i.agency_code, r.source, r.started_at, r.finished_at, r.status, r.seen,
      r.created, r.updated, r.unchanged, r.withdrawn, r.rejected, r.skipped, r.kept, r.warnings, r.guard_reason,
-     r.error";
+     r.error, r.deleted";
 
 fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     let count = |index| row.get::<_, i64>(index).map(|value| value as u64);
@@ -68,6 +68,7 @@ fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
             skipped: count(13)?,
             kept: count(14)?,
             warnings: count(15)?,
+            deleted: count(18)?,
         },
         guard_reason: row.get(16)?,
         error: row.get(17)?,

@@ -62,6 +62,8 @@ pub struct RunCounts {
     pub skipped: u64,
     /// Stored listings left as they were because their record was rejected.
     pub kept: u64,
+    /// Listings deleted after their grace period as withdrawn.
+    pub deleted: u64,
     pub warnings: u64,
 }
 

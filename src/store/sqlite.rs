@@ -371,7 +371,7 @@ impl SqliteStore {
     pub fn record_counts(&self, run: RunId, counts: &RunCounts) -> anyhow::Result<()> {
         let mut statement = self.connection.prepare_cached(
             "UPDATE runs SET seen = ?2, created = ?3, updated = ?4, unchanged = ?5, withdrawn = ?6, rejected = ?7,
-                 skipped = ?8, kept = ?9, warnings = ?10
+                 skipped = ?8, kept = ?9, warnings = ?10, deleted = ?11
              WHERE id = ?1",
         )?;
         statement.execute(params![
@@ -385,8 +385,31 @@ impl SqliteStore {
             counts.skipped as i64,
             counts.kept as i64,
             counts.warnings as i64,
+            counts.deleted as i64,
         ])?;
         Ok(())
+    }
+
+    /// Returns the number of listings the integration's last good run saw.
+    pub fn last_seen_count(&self, integration: IntegrationId) -> anyhow::Result<Option<u64>> {
+        let count: Option<i64> = self.connection.query_row(
+            "SELECT last_seen_count FROM integrations WHERE id = ?1",
+            [integration],
+            |row| row.get(0),
+        )?;
+        Ok(count.map(|count| count as u64))
+    }
+
+    /// Deletes the integration's listings withdrawn more than `days` days
+    /// ago, and returns how many.
+    pub fn delete_withdrawn_before(&self, integration: IntegrationId, days: u32) -> anyhow::Result<u64> {
+        let cutoff =
+            (Utc::now() - chrono::Duration::days(i64::from(days))).to_rfc3339_opts(SecondsFormat::Secs, true);
+        let deleted = self.connection.execute(
+            "DELETE FROM listings WHERE integration_id = ?1 AND withdrawn_at IS NOT NULL AND withdrawn_at < ?2",
+            params![integration, cutoff],
+        )?;
+        Ok(deleted as u64)
     }
 
     /// Remembers a run whose feed was accepted whole, the reference of later guards.

@@ -99,6 +99,9 @@ fn settings_file(dir: &Path, port: u16, min_age_seconds: u64) -> PathBuf {
         &settings,
         format!(
             r#"
+[database]
+path = "passerelle.db"
+
 [staging]
 path = "staging"
 
