@@ -184,7 +184,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__import)
-            opts="-q -h -V --encoding --integration --crm --agency --database --organization --default-agent --agent --allow-mass-withdrawal --dry-run --format --quiet --config --help --version"
+            opts="-q -h -V --encoding --integration --crm --agency --database --organization --default-agent --agent --allow-mass-withdrawal --dry-run --wait --format --quiet --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -366,7 +366,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__sync)
-            opts="-q -h -V --integration --crm --jobs --database --staging-dir --force --dry-run --format --quiet --config --help --version"
+            opts="-q -h -V --integration --crm --jobs --database --staging-dir --force --retry-failed --wait --dry-run --format --quiet --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -81,6 +81,7 @@ json\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l allow-mass-withdrawal -d 'Withdraw missing listings even when the export is empty or would withdraw more than half of the active listings'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l dry-run -d 'Read and check everything, report what would change, write nothing'
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l wait -d 'Wait for another process\'s import of the same agency to end, instead of stopping with exit status 5'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s V -l version -d 'Print version'
@@ -148,6 +149,8 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l format -d
 json\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l force -d 'Withdraw missing listings even when a guard would stop it'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l retry-failed -d 'Sync only the integrations whose last run failed or was interrupted'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l wait -d 'Wait for another process\'s run of the same agency to end, instead of skipping that agency with the locked status'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l dry-run -d 'Fetch and compare everything, write nothing to the database'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'

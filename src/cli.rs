@@ -129,6 +129,15 @@ pub struct SyncArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// Sync only the integrations whose last run failed or was interrupted.
+    #[arg(long)]
+    pub retry_failed: bool,
+
+    /// Wait for another process's run of the same agency to end, instead
+    /// of skipping that agency with the locked status.
+    #[arg(long)]
+    pub wait: bool,
+
     /// Fetch and compare everything, write nothing to the database.
     #[arg(long)]
     pub dry_run: bool,
@@ -322,6 +331,11 @@ pub struct ImportArgs {
     /// Read and check everything, report what would change, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Wait for another process's import of the same agency to end, instead
+    /// of stopping with exit status 5.
+    #[arg(long)]
+    pub wait: bool,
 
     /// Summary format: text on stderr for people, or one JSON object on
     /// stdout for programs.

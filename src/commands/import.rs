@@ -45,6 +45,8 @@ fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
         encoding: args.input.encoding.forced(),
         allow_mass_withdrawal: args.allow_mass_withdrawal,
         dry_run: args.dry_run,
+        trigger: "import",
+        wait: args.wait,
     };
     let summary = import_payload(&request, config, reporter, |summary, reporter| {
         match args.format {
@@ -69,6 +71,10 @@ pub struct ImportRequest<'a> {
     pub encoding: Option<crate::encoding::TextEncoding>,
     pub allow_mass_withdrawal: bool,
     pub dry_run: bool,
+    /// What started the run: `import` or `sync`.
+    pub trigger: &'static str,
+    /// Wait for a lock another process holds on the agency.
+    pub wait: bool,
 }
 
 /// Imports one payload for one integration: opens it with its CRM's
@@ -110,6 +116,8 @@ pub fn import_payload(
         dry_run: request.dry_run,
         withdrawal: settings.withdrawal,
         min_share: settings.min_share,
+        trigger: request.trigger,
+        wait: request.wait,
     };
     let summary = pipeline::import(&mut store, feed.as_mut(), &options, reporter)?;
     summarize(&summary, reporter)?;

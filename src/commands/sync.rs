@@ -40,8 +40,15 @@ pub fn run(
     quiet: bool,
     reporter: &mut Reporter,
 ) -> anyhow::Result<ExitStatus> {
-    let selected = select(args, config)?;
     let database = config::database_path(args.database.as_deref(), config);
+    let mut selected = select(args, config)?;
+    if args.retry_failed {
+        selected = last_failed(&selected, &database)?;
+        if selected.is_empty() {
+            reporter.info("no integration's last run failed; nothing to retry");
+            return Ok(ExitStatus::Success);
+        }
+    }
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -66,6 +73,25 @@ pub fn run(
     }
     reporter.flush()?;
     Ok(worst(results.iter().map(|result| result.exit)))
+}
+
+/// Keeps the integrations whose latest run failed or was interrupted.
+fn last_failed<'c>(
+    selected: &[&'c IntegrationConfig],
+    database: &std::path::Path,
+) -> anyhow::Result<Vec<&'c IntegrationConfig>> {
+    if !database.is_file() {
+        return Ok(Vec::new());
+    }
+    let store = SqliteStore::open(database)?;
+    let mut failed = Vec::new();
+    for entry in selected {
+        let status = store.last_run_status(&entry.crm, entry.agency.trim())?;
+        if matches!(status.as_deref(), Some("failed" | "interrupted")) {
+            failed.push(*entry);
+        }
+    }
+    Ok(failed)
 }
 
 /// The integrations to sync, in settings-file order.
@@ -192,6 +218,8 @@ fn sync_steps(
         encoding: None,
         allow_mass_withdrawal: args.force,
         dry_run: args.dry_run,
+        trigger: "sync",
+        wait: args.wait,
     };
     import_payload(&request, config, reporter, |_, _| Ok(())).map(Some)
 }

@@ -48,6 +48,11 @@ pub struct ImportOptions {
     /// Smallest share of the last good run's listings a feed must hold for
     /// withdrawals to go ahead (0.5: half).
     pub min_share: f64,
+    /// What started the run, recorded with it: `import` or `sync`.
+    pub trigger: &'static str,
+    /// Wait for another process's run of the same agency to end instead of
+    /// stopping with the locked status.
+    pub wait: bool,
 }
 
 /// What becomes of the listings a full snapshot no longer holds.
@@ -151,15 +156,7 @@ pub fn import(
         });
     }
 
-    store.begin()?;
-    let lock = store.acquire_lock(&options.crm, &options.agency_code);
-    let lock = match lock {
-        Ok(lock) => lock,
-        Err(error) => {
-            store.rollback()?;
-            return Err(error);
-        }
-    };
+    let lock = acquire_lock(store, options, reporter)?;
     let result = import_locked(store, feed, options, reporter, &lock);
     // Release even after an error; a lock left behind would only expire.
     let released = store.release_lock(&lock);
@@ -167,6 +164,36 @@ pub fn import(
     released?;
     Ok(summary)
 }
+
+/// Takes the integration's lock in a transaction left open for the run.
+/// With `options.wait`, a lock held by another process is waited for.
+fn acquire_lock(
+    store: &SqliteStore,
+    options: &ImportOptions,
+    reporter: &mut Reporter,
+) -> anyhow::Result<LockToken> {
+    let mut said = false;
+    loop {
+        store.begin()?;
+        match store.acquire_lock(&options.crm, &options.agency_code) {
+            Ok(lock) => return Ok(lock),
+            Err(error) => {
+                store.rollback()?;
+                if !options.wait || !error.is::<crate::store::lock::LockedError>() {
+                    return Err(error);
+                }
+                if !said {
+                    reporter.info(&format!("{error}; waiting (--wait)"));
+                    said = true;
+                }
+                std::thread::sleep(LOCK_POLL);
+            }
+        }
+    }
+}
+
+/// Pause between two attempts to take a lock that another process holds.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Runs the part of a real import that needs the integration's lock, which
 /// the caller took in the transaction still open here.
@@ -193,7 +220,7 @@ fn import_locked(
             options.agency_code
         ));
     }
-    let run = store.begin_run(integration, &source)?;
+    let run = store.begin_run(integration, &source, options.trigger)?;
     let active_before = store.active_count(integration)?;
     store.commit()?;
     store.start_seen_tracking()?;
@@ -529,6 +556,8 @@ mod tests {
             dry_run: false,
             withdrawal: WithdrawalPolicy::Mark,
             min_share: DEFAULT_MIN_SHARE,
+            trigger: "import",
+            wait: false,
         }
     }
 

@@ -23,6 +23,8 @@ pub struct RunRecord {
     pub crm: String,
     pub agency_code: String,
     pub source: String,
+    /// `import` or `sync`.
+    pub trigger: String,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub status: String,
@@ -46,7 +48,7 @@ pub struct StoredIssue {
 
 const RUN_COLUMNS: &str = "r.id, i.crm, i.agency_code, r.source, r.started_at, r.finished_at, r.status, r.seen,
      r.created, r.updated, r.unchanged, r.withdrawn, r.rejected, r.skipped, r.kept, r.warnings, r.guard_reason,
-     r.error, r.deleted";
+     r.error, r.deleted, r.trigger";
 
 fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     let count = |index| row.get::<_, i64>(index).map(|value| value as u64);
@@ -55,6 +57,7 @@ fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         crm: row.get(1)?,
         agency_code: row.get(2)?,
         source: row.get(3)?,
+        trigger: row.get(19)?,
         started_at: row.get(4)?,
         finished_at: row.get(5)?,
         status: row.get(6)?,
@@ -87,7 +90,7 @@ impl SqliteStore {
         error: &str,
     ) -> anyhow::Result<RunId> {
         let integration = self.integration(crm, agency_code, organization)?;
-        let run = self.begin_run(integration, source)?;
+        let run = self.begin_run(integration, source, "sync")?;
         self.finish_run(
             run,
             super::RunStatus::Failed,
@@ -96,6 +99,16 @@ impl SqliteStore {
             Some(error),
         )?;
         Ok(run)
+    }
+
+    /// Returns the status of the integration's latest run, if it has any.
+    pub fn last_run_status(&self, crm: &str, agency_code: &str) -> anyhow::Result<Option<String>> {
+        let mut statement = self.connection.prepare(
+            "SELECT r.status FROM runs r JOIN integrations i ON i.id = r.integration_id
+             WHERE i.crm = ?1 AND i.agency_code = ?2 ORDER BY r.id DESC LIMIT 1",
+        )?;
+        let mut rows = statement.query_map([crm, agency_code], |row| row.get(0))?;
+        Ok(rows.next().transpose()?)
     }
 
     /// Lists runs, newest first.

@@ -122,10 +122,16 @@ impl SqliteStore {
         Ok(changed)
     }
 
-    pub fn begin_run(&self, integration: IntegrationId, source: &str) -> anyhow::Result<RunId> {
+    /// Records the start of a run; `trigger` is `import` or `sync`.
+    pub fn begin_run(
+        &self,
+        integration: IntegrationId,
+        source: &str,
+        trigger: &str,
+    ) -> anyhow::Result<RunId> {
         self.connection.execute(
-            "INSERT INTO runs (integration_id, source, started_at, status) VALUES (?1, ?2, ?3, 'running')",
-            params![integration, source, timestamp()],
+            "INSERT INTO runs (integration_id, source, trigger, started_at, status) VALUES (?1, ?2, ?3, ?4, 'running')",
+            params![integration, source, trigger, timestamp()],
         )?;
         Ok(self.connection.last_insert_rowid())
     }

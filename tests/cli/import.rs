@@ -703,6 +703,24 @@ fn concurrent_import_of_same_agency_stops() {
         }
     }
     assert!(locked, "the first import never took its lock");
+    let waiting = std::process::Command::new(assert_cmd::cargo::cargo_bin("passerelle"))
+        .arg("import")
+        .arg(&export)
+        .args([
+            "--wait",
+            "--crm",
+            "poliris",
+            "--agency",
+            "BIG",
+            "--format",
+            "json",
+            "--database",
+        ])
+        .arg(&database)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
 
     let second = passerelle()
         .arg("import")
@@ -726,6 +744,20 @@ fn concurrent_import_of_same_agency_stops() {
         other_agency.stderr
     );
     assert_eq!(first_status.code(), Some(0));
+    let waited = waiting.wait_with_output().unwrap();
+    assert_eq!(
+        waited.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    assert!(String::from_utf8_lossy(&waited.stderr).contains("waiting (--wait)"));
+    let waited_summary: Value = serde_json::from_slice(&waited.stdout).unwrap();
+    assert_eq!(
+        counts(&waited_summary),
+        (0, 0, 20_000, 0, 0),
+        "it ran after the first one"
+    );
     let (rows, locks): (i64, i64) = open_database(&database)
         .query_row(
             "SELECT (SELECT count(*) FROM listings l JOIN integrations i ON i.id = l.integration_id

@@ -118,6 +118,19 @@ fn healthy_integrations_import_and_the_down_one_fails() {
         ]
     );
 
+    let retried = sync(&settings, &["--retry-failed"]);
+    let retried_results: Vec<Value> = serde_json::from_slice(&retried.stdout).unwrap();
+    assert_eq!(retried_results.len(), 1, "only the failed integration is retried");
+    assert_eq!(retried_results[0]["integration"], "azur-down");
+    let triggers: Vec<String> = open_database(&database)
+        .prepare("SELECT DISTINCT trigger FROM runs")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(triggers, ["sync"]);
+
     let again = sync(&settings, &["--integration", "sud", "--integration", "azur"]);
     assert_eq!(
         again.status.code(),

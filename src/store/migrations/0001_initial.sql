@@ -16,6 +16,8 @@ CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
     integration_id INTEGER NOT NULL REFERENCES integrations (id),
     source TEXT NOT NULL,
+    -- import (a person or script ran passerelle import) or sync
+    trigger TEXT NOT NULL DEFAULT 'import',
     started_at TEXT NOT NULL,
     finished_at TEXT,
     -- running, succeeded, partial, guard_tripped, failed, interrupted
