@@ -13,6 +13,7 @@ pub mod crm;
 pub mod encoding;
 pub mod exit;
 pub mod listing;
+pub mod notify;
 pub mod pipeline;
 pub mod record;
 pub mod report;

@@ -9,6 +9,7 @@ use crate::config::{self, ConfigFile};
 use crate::crm::adapter::ReadSettings;
 use crate::crm::registry;
 use crate::exit::ExitStatus;
+use crate::notify::{self, RunAlert};
 use crate::pipeline::{self, ImportOptions, RunSummary};
 use crate::report::Reporter;
 use crate::report::plural;
@@ -48,7 +49,7 @@ fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
         trigger: "import",
         wait: args.wait,
     };
-    let summary = import_payload(&request, config, reporter, |summary, reporter| {
+    let imported = import_payload(&request, config, reporter, |summary, reporter| {
         match args.format {
             SummaryFormat::Json => reporter
                 .data(&serde_json::to_string(summary)?)
@@ -58,7 +59,14 @@ fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
                 Ok(())
             }
         }
-    })?;
+    });
+    let summary = match imported {
+        Ok(summary) => summary,
+        Err(error) => {
+            alert_failure(config, &settings, &error, reporter);
+            return Err(error);
+        }
+    };
     reporter.flush()?;
     Ok(exit_status(&summary))
 }
@@ -122,11 +130,38 @@ pub fn import_payload(
     let summary = pipeline::import(&mut store, feed.as_mut(), &options, reporter)?;
     summarize(&summary, reporter)?;
     print_alerts(&summary, reporter);
+    if let Some(reason) = &summary.guard_reason {
+        let mut alert = RunAlert::new(
+            &settings.name,
+            &settings.crm,
+            &settings.agency,
+            "guard_tripped",
+            reason,
+        );
+        alert.run_id = summary.run_id;
+        notify::send(config, &alert, reporter);
+    }
     let applied = matches!(summary.status, RunStatus::Succeeded | RunStatus::Partial);
     if applied && !request.dry_run && crm.transport == registry::Transport::Ftp {
         move_processed_drop(request.payload, config, reporter);
     }
     Ok(summary)
+}
+
+/// Announces a run that could not finish on the failure webhook, if any.
+pub fn alert_failure(
+    config: &ConfigFile,
+    settings: &config::ImportSettings,
+    error: &anyhow::Error,
+    reporter: &mut Reporter,
+) {
+    let locked = error
+        .chain()
+        .any(|cause| cause.is::<crate::store::lock::LockedError>());
+    let reason = format!("{error:#}");
+    let status = if locked { "locked" } else { "failed" };
+    let alert = RunAlert::new(&settings.name, &settings.crm, &settings.agency, status, &reason);
+    notify::send(config, &alert, reporter);
 }
 
 /// Returns the exit status that a run's outcome calls for.

@@ -14,6 +14,7 @@ use crate::commands::import::{ImportRequest, exit_status, import_payload};
 use crate::config::{self, ConfigFile, IntegrationConfig};
 use crate::crm::registry::{self, Transport};
 use crate::exit::{ExitStatus, UsageError};
+use crate::notify::{self, RunAlert};
 use crate::report::Reporter;
 use crate::store::lock::LockedError;
 use crate::store::{RunCounts, SqliteStore};
@@ -166,6 +167,9 @@ fn sync_one(
             };
             result.error = Some(format!("{error:#}"));
             reporter.error(&format!("sync {}: {error:#}", entry.name));
+            let reason = format!("{error:#}");
+            let alert = RunAlert::new(&entry.name, &entry.crm, &entry.agency, &result.status, &reason);
+            notify::send(config, &alert, reporter);
         }
     }
     result.seconds = started.elapsed().as_secs_f64();

@@ -18,8 +18,9 @@ pub struct Problem {
 }
 
 /// Keys allowed in each section; `*` allows any key (name → value maps).
-const SECTIONS: [(&str, &[&str]); 5] = [
-    ("", &["database", "staging", "ftp", "integrations"]),
+const SECTIONS: [(&str, &[&str]); 6] = [
+    ("", &["database", "staging", "ftp", "notify", "integrations"]),
+    ("notify", &["webhook_url", "timeout_seconds"]),
     ("database", &["path"]),
     ("staging", &["path"]),
     (
@@ -203,7 +204,7 @@ fn unknown_keys(document: &Value, problem: &mut impl FnMut(String, String)) {
         return;
     };
     check_table("", "", root);
-    for section in ["database", "staging", "ftp"] {
+    for section in ["database", "staging", "ftp", "notify"] {
         if let Some(table) = root.get(section).and_then(Value::as_table) {
             check_table(section, section, table);
         }

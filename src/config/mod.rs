@@ -36,6 +36,8 @@ pub struct ConfigFile {
     pub staging: StagingSection,
     /// Our FTP server, where CRMs drop their files.
     pub ftp: Option<FtpSection>,
+    /// Where failures and tripped guards are announced.
+    pub notify: Option<NotifySection>,
     #[serde(default)]
     pub integrations: Vec<IntegrationConfig>,
     /// The file these settings were read from; `None` when no file was found.
@@ -127,6 +129,15 @@ pub fn resolve_ftp(file: &ConfigFile) -> anyhow::Result<FtpSettings> {
         stable_interval: Duration::from_secs(section.stable_seconds.unwrap_or(10)),
         min_age: Duration::from_secs(section.min_age_seconds.unwrap_or(120)),
     })
+}
+
+/// The webhook that hears of failed runs and tripped guards.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySection {
+    pub webhook_url: String,
+    /// Seconds the webhook has to answer [default: 5].
+    pub timeout_seconds: Option<u64>,
 }
 
 /// Staging folder used when no flag or setting names one.
@@ -271,6 +282,8 @@ pub fn default_location() -> Option<PathBuf> {
 /// Everything an import needs, once all sources are merged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportSettings {
+    /// The integration's name, or `crm/agency` without a settings entry.
+    pub name: String,
     pub database: PathBuf,
     pub crm: String,
     pub agency: String,
@@ -369,6 +382,7 @@ pub fn integration_import_settings(
 ) -> anyhow::Result<ImportSettings> {
     let (withdrawal, min_share) = withdrawal_settings(Some(entry))?;
     Ok(ImportSettings {
+        name: entry.name.clone(),
         database,
         crm: entry.crm.clone(),
         agency: entry.agency.trim().to_string(),
@@ -395,6 +409,7 @@ pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<Im
     let mut agents = integration.map(|entry| entry.agents.clone()).unwrap_or_default();
     agents.extend(args.agents.iter().cloned());
     Ok(ImportSettings {
+        name: integration.map_or_else(|| format!("{crm}/{agency}"), |entry| entry.name.clone()),
         database: database_path(args.database.as_deref(), file),
         crm,
         agency,

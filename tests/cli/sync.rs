@@ -156,3 +156,92 @@ fn unknown_integration_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no integration named `nord`"));
 }
+
+#[test]
+fn failures_and_guards_reach_the_webhook() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let (runtime, hook) = start_api();
+    runtime.block_on(
+        Mock::given(method("POST"))
+            .and(path("/hook"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(2)
+            .mount(&hook),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("passerelle.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            r#"
+[database]
+path = "passerelle.db"
+
+[notify]
+webhook_url = "{}/hook"
+timeout_seconds = 2
+
+[[integrations]]
+name = "azur-down"
+crm = "apimo"
+agency = "4343"
+api_url = "http://127.0.0.1:9"
+timeout_seconds = 2
+"#,
+            hook.uri()
+        ),
+    )
+    .unwrap();
+
+    let failed = sync(&settings, &[]);
+    assert_eq!(failed.status.code(), Some(3));
+    let guarded = passerelle()
+        .arg("import")
+        .arg(fixture("empty.csv"))
+        .args(["--crm", "poliris", "--agency", "AGENCE-OUEST", "--config"])
+        .arg(&settings)
+        .output()
+        .unwrap();
+    assert_eq!(guarded.status.code(), Some(4));
+
+    let requests = runtime.block_on(hook.received_requests()).unwrap();
+    let bodies: Vec<Value> = requests
+        .iter()
+        .map(|request| serde_json::from_slice(&request.body).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0]["status"], "failed");
+    assert_eq!(bodies[0]["integration"], "azur-down");
+    assert!(
+        bodies[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("passerelle: azur-down (apimo 4343) failed")
+    );
+    assert_eq!(bodies[1]["status"], "guard_tripped");
+    assert_eq!(bodies[1]["agency"], "AGENCE-OUEST");
+    assert!(bodies[1]["run_id"].is_number());
+    runtime.block_on(hook.verify());
+}
+
+#[test]
+fn unreachable_webhook_changes_no_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("passerelle.toml");
+    std::fs::write(
+        &settings,
+        "[database]\npath = \"passerelle.db\"\n\n[notify]\nwebhook_url = \"http://127.0.0.1:9/hook\"\ntimeout_seconds = 1\n",
+    )
+    .unwrap();
+    let guarded = passerelle()
+        .arg("import")
+        .arg(fixture("empty.csv"))
+        .args(["--crm", "poliris", "--agency", "AGENCE-OUEST", "--config"])
+        .arg(&settings)
+        .output()
+        .unwrap();
+    assert_eq!(guarded.status.code(), Some(4), "the guard's own status");
+    assert!(String::from_utf8_lossy(&guarded.stderr).contains("the failure webhook was not notified"));
+}
