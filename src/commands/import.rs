@@ -48,6 +48,7 @@ fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
         dry_run: args.dry_run,
         trigger: "import",
         wait: args.wait,
+        held_lock: None,
     };
     let imported = import_payload(&request, config, reporter, |summary, reporter| {
         match args.format {
@@ -83,6 +84,8 @@ pub struct ImportRequest<'a> {
     pub trigger: &'static str,
     /// Wait for a lock another process holds on the agency.
     pub wait: bool,
+    /// A lock on the agency that the caller holds for the whole run.
+    pub held_lock: Option<crate::store::lock::LockToken>,
 }
 
 /// Imports one payload for one integration: opens it with its CRM's
@@ -126,6 +129,7 @@ pub fn import_payload(
         min_share: settings.min_share,
         trigger: request.trigger,
         wait: request.wait,
+        held_lock: request.held_lock.clone(),
     };
     let summary = pipeline::import(&mut store, feed.as_mut(), &options, reporter)?;
     summarize(&summary, reporter)?;

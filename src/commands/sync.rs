@@ -15,6 +15,7 @@ use crate::config::{self, ConfigFile, IntegrationConfig};
 use crate::crm::registry::{self, Transport};
 use crate::exit::{ExitStatus, UsageError};
 use crate::notify::{self, RunAlert};
+use crate::pipeline;
 use crate::report::Reporter;
 use crate::store::lock::LockedError;
 use crate::store::{RunCounts, SqliteStore};
@@ -206,7 +207,55 @@ fn sync_steps(
         staging_dir: args.staging_dir.clone(),
     };
     let fetch_settings = config::resolve_fetch(&fetch_args, config)?;
-    let staged: PathBuf = match fetch_to_staging(&fetch_settings, config, reporter) {
+    let settings = config::integration_import_settings(entry, database.to_path_buf())?;
+    if args.dry_run {
+        return fetch_and_import(
+            entry,
+            args,
+            config,
+            database,
+            &fetch_settings,
+            &settings,
+            None,
+            reporter,
+        );
+    }
+    // The agency's lock covers the fetch too, so two syncs never download
+    // and import the same agency at once.
+    let store = SqliteStore::open(database)?;
+    let lock = pipeline::acquire_lock(&store, &settings.crm, &settings.agency, args.wait, reporter)?;
+    store.commit()?;
+    let result = fetch_and_import(
+        entry,
+        args,
+        config,
+        database,
+        &fetch_settings,
+        &settings,
+        Some(lock.clone()),
+        reporter,
+    );
+    let released = store.release_lock(&lock);
+    let summary = result?;
+    released?;
+    Ok(summary)
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each argument is one fact of the integration's run"
+)]
+fn fetch_and_import(
+    entry: &IntegrationConfig,
+    args: &SyncArgs,
+    config: &ConfigFile,
+    database: &std::path::Path,
+    fetch_settings: &config::FetchSettings,
+    settings: &config::ImportSettings,
+    held_lock: Option<crate::store::lock::LockToken>,
+    reporter: &mut Reporter,
+) -> anyhow::Result<Option<crate::pipeline::RunSummary>> {
+    let staged: PathBuf = match fetch_to_staging(fetch_settings, config, reporter) {
         Ok(staged) => staged,
         Err(error) => {
             if !args.dry_run {
@@ -215,15 +264,15 @@ fn sync_steps(
             return Err(error);
         }
     };
-    let settings = config::integration_import_settings(entry, database.to_path_buf())?;
     let request = ImportRequest {
         payload: &staged,
-        settings: &settings,
+        settings,
         encoding: None,
         allow_mass_withdrawal: args.force,
         dry_run: args.dry_run,
         trigger: "sync",
         wait: args.wait,
+        held_lock,
     };
     import_payload(&request, config, reporter, |_, _| Ok(())).map(Some)
 }

@@ -53,6 +53,9 @@ pub struct ImportOptions {
     /// Wait for another process's run of the same agency to end instead of
     /// stopping with the locked status.
     pub wait: bool,
+    /// A lock the caller already holds for the whole run (sync holds it
+    /// across the fetch); the import then neither takes nor releases one.
+    pub held_lock: Option<LockToken>,
 }
 
 /// What becomes of the listings a full snapshot no longer holds.
@@ -156,30 +159,40 @@ pub fn import(
         });
     }
 
-    let lock = acquire_lock(store, options, reporter)?;
-    let result = import_locked(store, feed, options, reporter, &lock);
-    // Release even after an error; a lock left behind would only expire.
-    let released = store.release_lock(&lock);
-    let summary = result?;
-    released?;
-    Ok(summary)
+    let Some(lock) = &options.held_lock else {
+        let lock = acquire_lock(store, &options.crm, &options.agency_code, options.wait, reporter)?;
+        let result = import_locked(store, feed, options, reporter, &lock);
+        // Release even after an error; a lock left behind would only expire.
+        let released = store.release_lock(&lock);
+        let summary = result?;
+        released?;
+        return Ok(summary);
+    };
+    store.begin()?;
+    import_locked(store, feed, options, reporter, lock)
 }
 
-/// Takes the integration's lock in a transaction left open for the run.
-/// With `options.wait`, a lock held by another process is waited for.
-fn acquire_lock(
+/// Takes an integration's lock in a transaction left open for the caller
+/// to commit. With `wait`, a lock held by another process is waited for.
+///
+/// # Errors
+/// [`LockedError`](crate::store::lock::LockedError) without `wait`, or a
+/// database error.
+pub fn acquire_lock(
     store: &SqliteStore,
-    options: &ImportOptions,
+    crm: &str,
+    agency_code: &str,
+    wait: bool,
     reporter: &mut Reporter,
 ) -> anyhow::Result<LockToken> {
     let mut said = false;
     loop {
         store.begin()?;
-        match store.acquire_lock(&options.crm, &options.agency_code) {
+        match store.acquire_lock(crm, agency_code) {
             Ok(lock) => return Ok(lock),
             Err(error) => {
                 store.rollback()?;
-                if !options.wait || !error.is::<crate::store::lock::LockedError>() {
+                if !wait || !error.is::<crate::store::lock::LockedError>() {
                     return Err(error);
                 }
                 if !said {
@@ -558,6 +571,7 @@ mod tests {
             min_share: DEFAULT_MIN_SHARE,
             trigger: "import",
             wait: false,
+            held_lock: None,
         }
     }
 

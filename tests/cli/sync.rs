@@ -245,3 +245,74 @@ fn unreachable_webhook_changes_no_result() {
     assert_eq!(guarded.status.code(), Some(4), "the guard's own status");
     assert!(String::from_utf8_lossy(&guarded.stderr).contains("the failure webhook was not notified"));
 }
+
+#[test]
+fn two_syncs_import_an_agency_once() {
+    use passerelle::crm::poliris::synthetic;
+    use passerelle::encoding::TextEncoding;
+
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("ftp-root/hektor");
+    std::fs::create_dir_all(&drops).unwrap();
+    let mut file = std::fs::File::create(drops.join("BIG.csv")).unwrap();
+    synthetic::write_export(&mut file, "BIG", 20_000, 9, 0, TextEncoding::Utf8).unwrap();
+    drop(file);
+    let ftp = start_ftp(&dir.path().join("ftp-root"), 53900..=53999);
+    let settings = dir.path().join("passerelle.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "[database]\npath = \"passerelle.db\"\n\n[staging]\npath = \"staging\"\n\n[ftp]\nhost = \"127.0.0.1\"\n\
+             port = {}\nuser = \"passerelle\"\nmin_age_seconds = 0\n\n[[integrations]]\nname = \"big\"\n\
+             crm = \"hektor\"\nagency = \"BIG\"\n",
+            ftp.port
+        ),
+    )
+    .unwrap();
+
+    let start = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("passerelle"))
+            .args(["sync", "--format", "json", "--config"])
+            .arg(&settings)
+            .env("PASSERELLE_FTP_PASSWORD", PASSWORD)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = start();
+    let second = start();
+    let outputs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+
+    let mut codes: Vec<i32> = outputs
+        .iter()
+        .map(|output| output.status.code().unwrap())
+        .collect();
+    codes.sort();
+    assert_eq!(codes, [0, 5], "one imports, the other is locked out");
+    let statuses: Vec<String> = outputs
+        .iter()
+        .map(|output| {
+            let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+            results[0]["status"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(statuses.contains(&"locked".to_string()), "{statuses:?}");
+    assert!(statuses.contains(&"succeeded".to_string()), "{statuses:?}");
+
+    let (rows, distinct): (i64, i64) = open_database(&dir.path().join("passerelle.db"))
+        .query_row(
+            "SELECT count(*), count(DISTINCT source_id) FROM listings",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((rows, distinct), (20_000, 20_000));
+    let staged = std::fs::read_dir(dir.path().join("staging/hektor/BIG"))
+        .unwrap()
+        .count();
+    assert_eq!(staged, 1, "the locked sync fetched nothing");
+}
