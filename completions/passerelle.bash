@@ -56,12 +56,16 @@ _passerelle() {
 
     case "${cmd}" in
         passerelle)
-            opts="-q -h -V --quiet --config --help --version parse fetch import completions man crms runs config sync"
+            opts="-q -h -V --quiet --log-format --config --help --version parse fetch import completions man crms runs config sync"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -74,12 +78,16 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__completions)
-            opts="-q -h -V --quiet --config --help --version bash elvish fish powershell zsh"
+            opts="-q -h -V --quiet --log-format --config --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -92,12 +100,16 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__config)
-            opts="-q -h -V --quiet --config --help --version check"
+            opts="-q -h -V --quiet --log-format --config --help --version check"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -110,12 +122,16 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__config__subcmd__check)
-            opts="-q -h -V --quiet --config --help --version"
+            opts="-q -h -V --quiet --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -128,13 +144,17 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__crms)
-            opts="-q -h -V --format --quiet --config --help --version"
+            opts="-q -h -V --format --quiet --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
@@ -150,7 +170,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__fetch)
-            opts="-q -h -V --integration --crm --agency --staging-dir --quiet --config --help --version"
+            opts="-q -h -V --integration --crm --agency --staging-dir --quiet --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -172,6 +192,10 @@ _passerelle() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -184,7 +208,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__import)
-            opts="-q -h -V --encoding --integration --crm --agency --database --organization --default-agent --agent --allow-mass-withdrawal --dry-run --wait --format --quiet --config --help --version"
+            opts="-q -h -V --encoding --integration --crm --agency --database --organization --default-agent --agent --allow-mass-withdrawal --dry-run --wait --format --quiet --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -226,6 +250,10 @@ _passerelle() {
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -238,7 +266,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__man)
-            opts="-q -h -V --output-dir --quiet --config --help --version"
+            opts="-q -h -V --output-dir --quiet --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -246,6 +274,10 @@ _passerelle() {
             case "${prev}" in
                 --output-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -260,7 +292,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__parse)
-            opts="-q -h -V --encoding --crm --format --explain --all-columns --quiet --config --help --version"
+            opts="-q -h -V --encoding --crm --format --explain --all-columns --quiet --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -282,6 +314,10 @@ _passerelle() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -294,7 +330,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__runs)
-            opts="-q -h -V --integration --crm --agency --status --limit --database --format --quiet --config --help --version show"
+            opts="-q -h -V --integration --crm --agency --status --limit --database --format --quiet --log-format --config --help --version show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -328,6 +364,10 @@ _passerelle() {
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -340,7 +380,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__runs__subcmd__show)
-            opts="-q -h -V --database --format --quiet --config --help --version"
+            opts="-q -h -V --database --format --quiet --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -351,6 +391,10 @@ _passerelle() {
                     return 0
                     ;;
                 --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
@@ -366,7 +410,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__sync)
-            opts="-q -h -V --integration --crm --jobs --database --staging-dir --force --retry-failed --wait --dry-run --format --quiet --config --help --version"
+            opts="-q -h -V --integration --crm --jobs --database --staging-dir --force --retry-failed --wait --dry-run --format --quiet --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -393,6 +437,10 @@ _passerelle() {
                     return 0
                     ;;
                 --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;

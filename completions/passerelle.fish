@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_passerelle_global_optspecs
-    string join \n q/quiet config= h/help V/version
+    string join \n q/quiet log-format= config= h/help V/version
 end
 
 function __fish_passerelle_needs_command
@@ -24,6 +24,8 @@ function __fish_passerelle_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c passerelle -n "__fish_passerelle_needs_command" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_needs_command" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_needs_command" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -47,6 +49,8 @@ twimmo\t'Twimmo, Poliris export'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l format -d 'Output: one JSON listing per line, or a table for people' -r -f -a "jsonl\t''
 table\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l explain -d 'Show record N (1 is the first record) column by column: rank, specification name, raw value and the listing field it became' -r
+complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l all-columns -d 'With --explain, also list the empty columns'
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -s q -l quiet -d 'Print only errors and rejected records on stderr'
@@ -59,6 +63,8 @@ hektor\t'Hektor (La Boîte Immo), Poliris export'
 twimmo\t'Twimmo, Poliris export'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l agency -d 'The agency\'s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l staging-dir -d 'Folder that receives <crm>/<agency>/<UTC time>/ [default: `staging.path` of the settings file, else ./staging]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -78,6 +84,8 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l default
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l agent -d 'Map a CRM negotiator code or contact e-mail to an agent; repeatable' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l format -d 'Summary format: text on stderr for people, or one JSON object on stdout for programs' -r -f -a "text\t''
 json\t''"
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l allow-mass-withdrawal -d 'Withdraw missing listings even when the export is empty or would withdraw more than half of the active listings'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l dry-run -d 'Read and check everything, report what would change, write nothing'
@@ -85,20 +93,26 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l wait -d
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s V -l version -d 'Print version'
+complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s q -l quiet -d 'Print only errors and rejected records on stderr'
-complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l output-dir -d 'Write passerelle.1 and one page per subcommand (passerelle-import.1, …) into this directory instead of printing passerelle.1' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s q -l quiet -d 'Print only errors and rejected records on stderr'
-complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s h -l help -d 'Print help'
+complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l format -d 'Output: a table for people, or one JSON array for programs' -r -f -a "text\t''
 json\t''"
+complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s q -l quiet -d 'Print only errors and rejected records on stderr'
-complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s h -l help -d 'Print help'
+complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l integration -d 'Integration, by its `name` in the settings file; it supplies the CRM, agency, organization, agent mapping and credentials' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l crm -d 'CRM code (or from --integration); `passerelle crms` lists them' -r -f -a "apimo\t'Apimo, REST API'
@@ -116,6 +130,8 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fi
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l database -d 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l format -d 'Output: a table for people, or JSON for programs' -r -f -a "text\t''
 json\t''"
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -124,18 +140,24 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fi
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l database -d 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l format -d 'Output: a table for people, or JSON for programs' -r -f -a "text\t''
 json\t''"
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors and rejected records on stderr'
-complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only errors and rejected records on stderr'
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -f -a "check" -d 'Check a settings file and report every problem with its key path: unknown keys, unknown CRM codes, repeated names, invalid values and environment variables that are not set. Exit status 2 when any'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only errors and rejected records on stderr'
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l integration -d 'Integration to sync, by its `name` in the settings file; repeatable [default: every integration]' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l crm -d 'Only the integrations of this CRM' -r -f -a "apimo\t'Apimo, REST API'
@@ -147,6 +169,8 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l database 
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l staging-dir -d 'Folder that receives the fetched payloads [default: `staging.path` of the settings file, else ./staging]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l format -d 'Summary: a table for people, or JSON for programs' -r -f -a "text\t''
 json\t''"
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l force -d 'Withdraw missing listings even when a guard would stop it'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l retry-failed -d 'Sync only the integrations whose last run failed or was interrupted'

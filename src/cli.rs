@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::crm::REGISTRY;
 use crate::encoding::TextEncoding;
+use crate::report::LogFormat;
 
 /// Import real-estate listings exported by CRMs into one property database.
 #[derive(Debug, Parser)]
@@ -22,6 +23,11 @@ pub struct Cli {
     /// Print only errors and rejected records on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// How messages on stderr are written: `json` gives one object per line
+    /// with `time`, `level` and `message`, for log collectors.
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "FORMAT")]
+    pub log_format: LogFormat,
 
     /// Settings file; also read from PASSERELLE_CONFIG [default:
     /// $XDG_CONFIG_HOME/passerelle/config.toml when it exists].

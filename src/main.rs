@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut reporter = Reporter::new(cli.quiet);
+    let mut reporter = Reporter::new(cli.quiet, cli.log_format);
     match passerelle::commands::run(cli, &mut reporter) {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,

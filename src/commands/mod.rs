@@ -36,7 +36,7 @@ pub fn run(cli: Cli, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
         Command::Config(action) => config::run(&action, cli.config.as_deref(), reporter),
         Command::Sync(args) => {
             let config = settings::load(cli.config.as_deref())?;
-            sync::run(&args, &config, cli.quiet, reporter)
+            sync::run(&args, &config, reporter)
         }
         Command::Runs(args) => {
             let config = settings::load(cli.config.as_deref())?;

@@ -52,9 +52,10 @@ fn list(
         return Ok(reporter.data(&serde_json::to_string(&runs)?)?);
     }
     reporter.data(&format!(
-        "{:>5}  {:<20}  {:<8} {:<16} {:<13} {:>6} {:>7} {:>7} {:>9} {:>9} {:>8}",
+        "{:>5}  {:<20}  {:<7} {:<8} {:<16} {:<13} {:>6} {:>7} {:>7} {:>9} {:>9} {:>8}",
         "ID",
         "STARTED",
+        "TRIGGER",
         "CRM",
         "AGENCY",
         "STATUS",
@@ -68,9 +69,10 @@ fn list(
     for run in &runs {
         let counts = &run.counts;
         reporter.data(&format!(
-            "{:>5}  {:<20}  {:<8} {:<16} {:<13} {:>6} {:>7} {:>7} {:>9} {:>9} {:>8}",
+            "{:>5}  {:<20}  {:<7} {:<8} {:<16} {:<13} {:>6} {:>7} {:>7} {:>9} {:>9} {:>8}",
             run.id,
             run.started_at,
+            run.trigger,
             run.crm,
             run.agency_code,
             run.status,
@@ -111,6 +113,7 @@ fn run_lines(run: &RunRecord) -> Vec<String> {
     let mut lines = vec![
         format!("run {}: {} {}", run.id, run.crm, run.agency_code),
         format!("source:   {}", run.source),
+        format!("trigger:  {}", run.trigger),
         format!("started:  {}", run.started_at),
         format!("finished: {}", run.finished_at.as_deref().unwrap_or("-")),
         format!("status:   {}", run.status),

@@ -36,12 +36,7 @@ pub struct SyncResult {
     exit: ExitStatus,
 }
 
-pub fn run(
-    args: &SyncArgs,
-    config: &ConfigFile,
-    quiet: bool,
-    reporter: &mut Reporter,
-) -> anyhow::Result<ExitStatus> {
+pub fn run(args: &SyncArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     let database = config::database_path(args.database.as_deref(), config);
     let mut selected = select(args, config)?;
     if args.retry_failed {
@@ -53,12 +48,13 @@ pub fn run(
     }
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
+    let settings: &Reporter = reporter;
     std::thread::scope(|scope| {
         for _ in 0..usize::from(args.jobs).min(selected.len()) {
             scope.spawn(|| {
                 // Each worker reports on its own; lines of different
                 // integrations interleave but never mix.
-                let mut reporter = Reporter::new(quiet);
+                let mut reporter = settings.sibling();
                 while let Some(entry) = selected.get(next.fetch_add(1, Ordering::SeqCst)) {
                     let result = sync_one(entry, args, config, &database, &mut reporter);
                     results.lock().expect("a sync worker panicked").push(result);
@@ -150,7 +146,10 @@ fn sync_one(
         error: None,
         exit: ExitStatus::Success,
     };
-    reporter.info(&format!("sync {}: started", entry.name));
+    reporter.event(
+        &format!("sync {}: started", entry.name),
+        run_fields("run_started", &result),
+    );
     match sync_steps(entry, args, config, database, reporter) {
         Ok(Some(summary)) => {
             result.status = summary.status.as_str().to_string();
@@ -174,11 +173,34 @@ fn sync_one(
         }
     }
     result.seconds = started.elapsed().as_secs_f64();
-    reporter.info(&format!(
-        "sync {}: {} in {:.1} s",
+    let counts = result.counts.map_or_else(String::new, |counts| {
+        format!(
+            ": {} created, {} updated, {} unchanged, {} withdrawn, {} rejected",
+            counts.created, counts.updated, counts.unchanged, counts.withdrawn, counts.rejected
+        )
+    });
+    let message = format!(
+        "sync {}: {} in {:.1} s{counts}",
         entry.name, result.status, result.seconds
-    ));
+    );
+    reporter.event(&message, run_fields("run_finished", &result));
     result
+}
+
+/// The fields of a run's start and end lines for log collectors: the
+/// event, the integration, then its status, duration and counts once
+/// known. Never a credential: secrets stay in their environment variables.
+fn run_fields(event: &str, result: &SyncResult) -> serde_json::Map<String, serde_json::Value> {
+    let mut fields = match serde_json::to_value(result) {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    };
+    fields.retain(|_, value| !value.is_null() && value.as_str() != Some(""));
+    if result.status.is_empty() {
+        fields.remove("seconds");
+    }
+    fields.insert("event".to_string(), serde_json::Value::String(event.to_string()));
+    fields
 }
 
 /// Fetches and imports one integration. Returns `None` for CRMs whose

@@ -586,7 +586,13 @@ mod tests {
                 .map(|(id, withdrawn)| (id.to_string(), *withdrawn))
                 .collect(),
         };
-        import(store, &mut feed, options, &mut Reporter::new(true)).unwrap()
+        import(
+            store,
+            &mut feed,
+            options,
+            &mut Reporter::new(true, crate::report::LogFormat::Text),
+        )
+        .unwrap()
     }
 
     fn ids(count: usize) -> Vec<(String, bool)> {

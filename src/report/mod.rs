@@ -4,7 +4,20 @@
 
 use std::io::{self, BufWriter, Stderr, Stdout, Write};
 
+use serde_json::{Map, Value};
+
 use crate::record::{RecordIssue, Severity};
+
+/// How messages on stderr are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors: `time`, `level`,
+    /// `message` and the event's own fields.
+    Json,
+}
 
 /// Most warnings printed one by one in a run; the rest are counted and stay
 /// in the run's stored errors.
@@ -14,20 +27,27 @@ pub struct Reporter {
     stdout: BufWriter<Stdout>,
     stderr: Stderr,
     quiet: bool,
+    log_format: LogFormat,
     warnings_shown: u64,
     warnings_hidden: u64,
 }
 
 impl Reporter {
     /// `quiet` keeps only errors and rejected records on stderr.
-    pub fn new(quiet: bool) -> Self {
+    pub fn new(quiet: bool, log_format: LogFormat) -> Self {
         Self {
             stdout: BufWriter::with_capacity(64 * 1024, io::stdout()),
             stderr: io::stderr(),
             quiet,
+            log_format,
             warnings_shown: 0,
             warnings_hidden: 0,
         }
+    }
+
+    /// A new reporter with the same settings, for a worker thread.
+    pub fn sibling(&self) -> Self {
+        Self::new(self.quiet, self.log_format)
     }
 
     /// Writes one line of data to stdout.
@@ -42,14 +62,22 @@ impl Reporter {
     /// Writes a message for people to stderr, unless quiet.
     pub fn info(&mut self, message: &str) {
         if !self.quiet {
-            let _ = writeln!(self.stderr, "{message}");
+            self.log("info", message, Map::new());
+        }
+    }
+
+    /// Writes a message with fields for log collectors, unless quiet. The
+    /// text format shows the message alone.
+    pub fn event(&mut self, message: &str, fields: Map<String, Value>) {
+        if !self.quiet {
+            self.log("info", message, fields);
         }
     }
 
     /// Writes a warning to stderr, unless quiet.
     pub fn warn(&mut self, message: &str) {
         if !self.quiet {
-            let _ = writeln!(self.stderr, "warning: {message}");
+            self.log("warning", message, Map::new());
         }
     }
 
@@ -57,13 +85,11 @@ impl Reporter {
     /// [`MAX_WARNINGS_SHOWN`] per run unless quiet.
     pub fn record_issue(&mut self, issue: &RecordIssue) {
         match issue.severity {
-            Severity::Rejected => {
-                let _ = writeln!(self.stderr, "rejected: {issue}");
-            }
+            Severity::Rejected => self.log_issue("rejected", issue),
             Severity::Warning if self.quiet => {}
             Severity::Warning if self.warnings_shown < MAX_WARNINGS_SHOWN => {
                 self.warnings_shown += 1;
-                let _ = writeln!(self.stderr, "warning: {issue}");
+                self.log_issue("warning", issue);
             }
             Severity::Warning => self.warnings_hidden += 1,
         }
@@ -81,7 +107,39 @@ impl Reporter {
 
     /// Writes an error to stderr, whatever the quiet setting.
     pub fn error(&mut self, message: &str) {
-        let _ = writeln!(self.stderr, "{message}");
+        self.log("error", message, Map::new());
+    }
+
+    fn log_issue(&mut self, level: &str, issue: &RecordIssue) {
+        let fields = match serde_json::to_value(issue) {
+            Ok(Value::Object(fields)) => fields,
+            _ => Map::new(),
+        };
+        self.log(level, &issue.to_string(), fields);
+    }
+
+    /// Writes one message in the chosen format. Text shows warnings and
+    /// rejections behind their level; info and error lines carry their own.
+    fn log(&mut self, level: &str, message: &str, fields: Map<String, Value>) {
+        let _ = match self.log_format {
+            LogFormat::Text => match level {
+                "warning" | "rejected" => writeln!(self.stderr, "{level}: {message}"),
+                _ => writeln!(self.stderr, "{message}"),
+            },
+            LogFormat::Json => {
+                let mut line = Map::new();
+                line.insert(
+                    "time".to_string(),
+                    Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                );
+                line.insert("level".to_string(), Value::String(level.to_string()));
+                line.insert("message".to_string(), Value::String(message.to_string()));
+                for (key, value) in fields {
+                    line.entry(key).or_insert(value);
+                }
+                writeln!(self.stderr, "{}", Value::Object(line))
+            }
+        };
     }
 
     /// Flushes stdout.

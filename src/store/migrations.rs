@@ -57,7 +57,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn processes_opening_a_new_database_at_once_create_the_schema_once() {
+    fn apply_from_concurrent_openers_creates_schema_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new.db");
         let openers: Vec<_> = (0..8)
@@ -80,7 +80,7 @@ mod tests {
     }
 
     #[test]
-    fn a_database_from_a_newer_passerelle_is_refused() {
+    fn apply_refuses_newer_schema() {
         let mut connection = Connection::open_in_memory().unwrap();
         connection.pragma_update(None, "user_version", 99).unwrap();
         let error = apply(&mut connection).unwrap_err().to_string();

@@ -51,6 +51,11 @@ fn runs_lists_newest_first() {
     let text = runs(&database, &[]);
     let stdout = String::from_utf8(text.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 4, "a header and three runs:\n{stdout}");
+    assert!(stdout.lines().next().unwrap().contains("TRIGGER"), "{stdout}");
+    assert!(
+        stdout.lines().skip(1).all(|line| line.contains(" import ")),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -90,6 +95,7 @@ fn run_show_lists_rejected_records() {
     assert_eq!(text.status.code(), Some(0));
     let stdout = String::from_utf8(text.stdout).unwrap();
     assert!(stdout.contains("status:   partial"), "{stdout}");
+    assert!(stdout.contains("trigger:  import"), "{stdout}");
     assert!(
         stdout.contains("rejects.csv:3: column 3 (Type d'annonce): unknown transaction type `échange`"),
         "{stdout}"

@@ -131,7 +131,17 @@ fn healthy_integrations_import_and_the_down_one_fails() {
         .unwrap();
     assert_eq!(triggers, ["sync"]);
 
-    let again = sync(&settings, &["--integration", "sud", "--integration", "azur"]);
+    let again = sync(
+        &settings,
+        &[
+            "--integration",
+            "sud",
+            "--integration",
+            "azur",
+            "--log-format",
+            "json",
+        ],
+    );
     assert_eq!(
         again.status.code(),
         Some(0),
@@ -146,6 +156,27 @@ fn healthy_integrations_import_and_the_down_one_fails() {
         "the sold listing too, still withdrawn"
     );
     assert_eq!(results[1]["counts"]["withdrawn"], 0);
+
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!stderr.contains(PASSWORD) && !stderr.contains(TOKEN), "{stderr}");
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
+        .collect();
+    let events: Vec<(&str, &str)> = lines
+        .iter()
+        .filter_map(|line| Some((line["event"].as_str()?, line["integration"].as_str()?)))
+        .collect();
+    assert!(events.contains(&("run_started", "sud")), "{stderr}");
+    assert!(events.contains(&("run_started", "azur")), "{stderr}");
+    let finished = lines
+        .iter()
+        .find(|line| line["event"] == "run_finished" && line["integration"] == "azur")
+        .unwrap_or_else(|| panic!("no end line for azur: {stderr}"));
+    assert_eq!(finished["level"], "info");
+    assert_eq!(finished["status"], "succeeded");
+    assert_eq!(finished["counts"]["unchanged"], 5);
+    assert!(finished["time"].as_str().is_some_and(|time| time.ends_with('Z')));
 }
 
 #[test]
