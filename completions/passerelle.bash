@@ -208,7 +208,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__import)
-            opts="-q -h -V --encoding --integration --crm --agency --database --organization --default-agent --agent --allow-mass-withdrawal --dry-run --wait --format --quiet --log-format --config --help --version"
+            opts="-q -h -V --encoding --integration --crm --agency --database --organization --default-agent --agent --force --allow-mass-withdrawal --dry-run --wait --format --quiet --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -87,7 +87,7 @@ json\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l allow-mass-withdrawal -d 'Withdraw missing listings even when the export is empty or would withdraw more than half of the active listings'
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l allow-mass-withdrawal -l force -d 'Withdraw missing listings even when a guard would stop it: an export with no valid listing, one that would withdraw more than half of the active listings, or one much smaller than the last'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l dry-run -d 'Read and check everything, report what would change, write nothing'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l wait -d 'Wait for another process\'s import of the same agency to end, instead of stopping with exit status 5'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s q -l quiet -d 'Print only errors and rejected records on stderr'

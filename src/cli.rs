@@ -329,9 +329,10 @@ pub struct ImportArgs {
     #[arg(long = "agent", value_name = "KEY=AGENT", value_parser = parse_agent_pair)]
     pub agents: Vec<(String, String)>,
 
-    /// Withdraw missing listings even when the export is empty or would
-    /// withdraw more than half of the active listings.
-    #[arg(long)]
+    /// Withdraw missing listings even when a guard would stop it: an
+    /// export with no valid listing, one that would withdraw more than half
+    /// of the active listings, or one much smaller than the last.
+    #[arg(long, visible_alias = "force")]
     pub allow_mass_withdrawal: bool,
 
     /// Read and check everything, report what would change, write nothing.

@@ -831,3 +831,26 @@ fn example_settings_file_imports_its_integration() {
     assert_eq!(counts(&summary), (5, 0, 0, 0, 0));
     assert!(dir.path().join("passerelle.db").is_file());
 }
+
+#[test]
+fn truncated_zip_withdraws_nothing_even_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let delivery = fixture("lowercase-members.zip");
+    let first = import(&database, &delivery, "AGENCE-ZIP", &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let before = active_source_ids(&database, "AGENCE-ZIP");
+    assert_eq!(before.len(), 2);
+
+    // An upload cut short: the central directory at the end of the zip is gone.
+    let bytes = std::fs::read(&delivery).unwrap();
+    let truncated = dir.path().join("AGENCE-ZIP.zip");
+    std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    for extra in [&[][..], &["--force"][..]] {
+        let failed = import(&database, &truncated, "AGENCE-ZIP", extra);
+        assert_eq!(failed.code, 3, "{extra:?}: {}", failed.stderr);
+        let error = failed.summary["error"].as_str().unwrap_or_default();
+        assert!(error.contains("AGENCE-ZIP.zip"), "{extra:?}: {}", failed.summary);
+        assert_eq!(active_source_ids(&database, "AGENCE-ZIP"), before, "{extra:?}");
+    }
+}

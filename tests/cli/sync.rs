@@ -277,19 +277,23 @@ fn unreachable_webhook_changes_no_result() {
     assert!(String::from_utf8_lossy(&guarded.stderr).contains("the failure webhook was not notified"));
 }
 
-#[test]
-fn two_syncs_import_an_agency_once() {
+/// Starts an FTP server whose Hektor drop has `rows` synthetic listings of
+/// agency BIG, and writes a settings file with one integration, `big`.
+fn big_drop(
+    dir: &Path,
+    rows: usize,
+    passive_ports: std::ops::RangeInclusive<u16>,
+) -> (crate::ftp::FtpServer, std::path::PathBuf) {
     use passerelle::crm::poliris::synthetic;
     use passerelle::encoding::TextEncoding;
 
-    let dir = tempfile::tempdir().unwrap();
-    let drops = dir.path().join("ftp-root/hektor");
+    let drops = dir.join("ftp-root/hektor");
     std::fs::create_dir_all(&drops).unwrap();
     let mut file = std::fs::File::create(drops.join("BIG.csv")).unwrap();
-    synthetic::write_export(&mut file, "BIG", 20_000, 9, 0, TextEncoding::Utf8).unwrap();
+    synthetic::write_export(&mut file, "BIG", rows, 9, 0, TextEncoding::Utf8).unwrap();
     drop(file);
-    let ftp = start_ftp(&dir.path().join("ftp-root"), 53900..=53999);
-    let settings = dir.path().join("passerelle.toml");
+    let ftp = start_ftp(&dir.join("ftp-root"), passive_ports);
+    let settings = dir.join("passerelle.toml");
     std::fs::write(
         &settings,
         format!(
@@ -300,17 +304,36 @@ fn two_syncs_import_an_agency_once() {
         ),
     )
     .unwrap();
+    (ftp, settings)
+}
 
-    let start = || {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("passerelle"))
-            .args(["sync", "--format", "json", "--config"])
-            .arg(&settings)
-            .env("PASSERELLE_FTP_PASSWORD", PASSWORD)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+fn start_sync(settings: &Path) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("passerelle"))
+        .args(["sync", "--format", "json", "--config"])
+        .arg(settings)
+        .env("PASSERELLE_FTP_PASSWORD", PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Returns the number of listing rows and of distinct source ids.
+fn listing_rows(database: &Path) -> (i64, i64) {
+    open_database(database)
+        .query_row(
+            "SELECT count(*), count(DISTINCT source_id) FROM listings",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap()
+}
+
+#[test]
+fn two_syncs_import_an_agency_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_ftp, settings) = big_drop(dir.path(), 20_000, 53900..=53999);
+    let start = || start_sync(&settings);
     let first = start();
     let second = start();
     let outputs = [
@@ -334,16 +357,83 @@ fn two_syncs_import_an_agency_once() {
     assert!(statuses.contains(&"locked".to_string()), "{statuses:?}");
     assert!(statuses.contains(&"succeeded".to_string()), "{statuses:?}");
 
-    let (rows, distinct): (i64, i64) = open_database(&dir.path().join("passerelle.db"))
-        .query_row(
-            "SELECT count(*), count(DISTINCT source_id) FROM listings",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((rows, distinct), (20_000, 20_000));
+    assert_eq!(listing_rows(&dir.path().join("passerelle.db")), (20_000, 20_000));
     let staged = std::fs::read_dir(dir.path().join("staging/hektor/BIG"))
         .unwrap()
         .count();
     assert_eq!(staged, 1, "the locked sync fetched nothing");
+}
+
+#[test]
+fn sync_killed_mid_import_leaves_a_consistent_database() {
+    const ROWS: u64 = 40_000;
+    let dir = tempfile::tempdir().unwrap();
+    let (_ftp, settings) = big_drop(dir.path(), ROWS as usize, 54000..=54099);
+    let database = dir.path().join("passerelle.db");
+
+    // Kill the sync once some listings are stored and its run is still going.
+    let mut child = start_sync(&settings);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut killed_mid_run = false;
+    while std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        let stored: Option<(i64, i64)> = database.is_file().then(|| {
+            open_database(&database)
+                .query_row(
+                    "SELECT (SELECT count(*) FROM listings), (SELECT count(*) FROM runs WHERE status = 'running')",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .unwrap_or((0, 0))
+        });
+        if let Some((listings, running)) = stored
+            && listings > 0
+            && running == 1
+        {
+            child.kill().unwrap();
+            killed_mid_run = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.wait().unwrap();
+    assert!(killed_mid_run, "the sync ended before any listing was stored");
+    let (stored, _) = listing_rows(&database);
+    assert!(
+        stored < ROWS as i64,
+        "killed before the last batch: {stored} rows"
+    );
+
+    let next = sync(&settings, &[]);
+    assert_eq!(
+        next.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&next.stderr)
+    );
+    let results: Vec<Value> = serde_json::from_slice(&next.stdout).unwrap();
+    let counts = &results[0]["counts"];
+    assert_eq!(results[0]["status"], "succeeded");
+    assert_eq!(
+        counts["created"].as_u64().unwrap() + counts["unchanged"].as_u64().unwrap(),
+        ROWS,
+        "{counts}"
+    );
+    assert_eq!(
+        counts["created"].as_u64().unwrap(),
+        ROWS - stored as u64,
+        "{counts}"
+    );
+    assert_eq!(
+        (counts["updated"].as_u64(), counts["withdrawn"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(listing_rows(&database), (ROWS as i64, ROWS as i64));
+    let statuses: Vec<String> = open_database(&database)
+        .prepare("SELECT status FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(statuses, ["interrupted", "succeeded"]);
 }
