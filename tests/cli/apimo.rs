@@ -378,6 +378,11 @@ fn empty_answer_withdraws_nothing() {
     let second = import_as("apimo", &database, &empty, AGENCY, &[]);
     assert_eq!(second.code, 4, "{}", second.stderr);
     assert_eq!(counts(&second.summary).3, 0, "nothing withdrawn");
+
+    let forced = import_as("apimo", &database, &empty, AGENCY, &["--force"]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert!(counts(&forced.summary).3 > 0, "{}", forced.summary);
+    assert!(crate::support::active_source_ids(&database, AGENCY).is_empty());
 }
 
 #[test]

@@ -129,6 +129,37 @@ fn empty_file_trips_guard_and_withdraws_nothing() {
     let (status, reason) = run_row(&database, run);
     assert_eq!(status, "guard_tripped");
     assert!(reason.unwrap().contains("no valid listing"));
+
+    let forced = import(&database, &fixture("empty.csv"), OUEST, &["--force"]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert_eq!(counts(&forced.summary), (0, 0, 0, 5, 0));
+    assert!(active_source_ids(&database, OUEST).is_empty());
+}
+
+#[test]
+fn tenth_of_the_listings_trips_guard_until_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let write = |name: &str, count: usize| {
+        let path = dir.path().join(name);
+        let mut file = std::fs::File::create(&path).unwrap();
+        synthetic::write_export(&mut file, "DIXIEME", count, 3, 0, TextEncoding::Windows1252).unwrap();
+        path
+    };
+    let full = write("full.csv", 200);
+    let tenth = write("tenth.csv", 20);
+    assert_eq!(import(&database, &full, "DIXIEME", &[]).code, 0);
+
+    let guarded = import(&database, &tenth, "DIXIEME", &[]);
+    assert_eq!(guarded.code, 4, "{}", guarded.stderr);
+    assert_eq!(guarded.summary["status"], "guard_tripped");
+    assert_eq!(counts(&guarded.summary), (0, 0, 20, 0, 0));
+    assert_eq!(active_source_ids(&database, "DIXIEME").len(), 200);
+
+    let forced = import(&database, &tenth, "DIXIEME", &["--force"]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert_eq!(counts(&forced.summary), (0, 0, 20, 180, 0));
+    assert_eq!(active_source_ids(&database, "DIXIEME").len(), 20);
 }
 
 #[test]

@@ -118,6 +118,38 @@ fn healthy_integrations_import_and_the_down_one_fails() {
         ]
     );
 
+    let listed = passerelle()
+        .args(["runs", "--format", "json", "--config"])
+        .arg(&settings)
+        .output()
+        .unwrap();
+    assert_eq!(
+        listed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let mut shown: Vec<(&str, &str, &str)> = listed
+        .iter()
+        .map(|run| {
+            (
+                run["agency_code"].as_str().unwrap(),
+                run["status"].as_str().unwrap(),
+                run["trigger"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    shown.sort();
+    assert_eq!(
+        shown,
+        [
+            ("4242", "succeeded", "sync"),
+            ("4343", "failed", "sync"),
+            ("AGENCE-SUD", "succeeded", "sync")
+        ]
+    );
+
     let retried = sync(&settings, &["--retry-failed"]);
     let retried_results: Vec<Value> = serde_json::from_slice(&retried.stdout).unwrap();
     assert_eq!(retried_results.len(), 1, "only the failed integration is retried");
