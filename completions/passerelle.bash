@@ -46,6 +46,9 @@ _passerelle() {
             passerelle__subcmd__config,check)
                 cmd="passerelle__subcmd__config__subcmd__check"
                 ;;
+            passerelle__subcmd__config,crontab)
+                cmd="passerelle__subcmd__config__subcmd__crontab"
+                ;;
             passerelle__subcmd__runs,show)
                 cmd="passerelle__subcmd__runs__subcmd__show"
                 ;;
@@ -100,7 +103,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__config)
-            opts="-q -h -V --quiet --log-format --config --help --version check"
+            opts="-q -h -V --quiet --log-format --config --help --version check crontab"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -122,6 +125,28 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__config__subcmd__check)
+            opts="-q -h -V --quiet --log-format --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        passerelle__subcmd__config__subcmd__crontab)
             opts="-q -h -V --quiet --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -160,8 +160,19 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand check 'Check a settings file and report every problem with its key path: unknown keys, unknown CRM codes, repeated names, invalid values and environment variables that are not set. Exit status 2 when any'
+            cand crontab 'Print crontab lines that sync each integration on its `schedule`, with absolute paths to this program and the settings file'
         }
         &'passerelle;config;check'= {
+            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand -q 'Print only errors and rejected records on stderr'
+            cand --quiet 'Print only errors and rejected records on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'passerelle;config;crontab'= {
             cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'

@@ -146,19 +146,26 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_s
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only errors and rejected records on stderr'
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check" -f -a "check" -d 'Check a settings file and report every problem with its key path: unknown keys, unknown CRM codes, repeated names, invalid values and environment variables that are not set. Exit status 2 when any'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -s V -l version -d 'Print version'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -f -a "check" -d 'Check a settings file and report every problem with its key path: unknown keys, unknown CRM codes, repeated names, invalid values and environment variables that are not set. Exit status 2 when any'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -f -a "crontab" -d 'Print crontab lines that sync each integration on its `schedule`, with absolute paths to this program and the settings file'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l integration -d 'Integration to sync, by its `name` in the settings file; repeatable [default: every integration]' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l crm -d 'Only the integrations of this CRM' -r -f -a "apimo\t'Apimo, REST API'
 poliris\t'Any SeLoger/Poliris export given by path'

@@ -163,6 +163,13 @@ pub enum ConfigAction {
         /// $XDG_CONFIG_HOME/passerelle/config.toml].
         file: Option<PathBuf>,
     },
+    /// Print crontab lines that sync each integration on its `schedule`,
+    /// with absolute paths to this program and the settings file.
+    Crontab {
+        /// The settings file [default: --config, PASSERELLE_CONFIG, else
+        /// $XDG_CONFIG_HOME/passerelle/config.toml].
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

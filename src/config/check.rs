@@ -54,6 +54,7 @@ const SECTIONS: [(&str, &[&str]); 6] = [
             "timeout_seconds",
             "withdrawal",
             "min_share",
+            "schedule",
         ],
     ),
 ];
@@ -97,6 +98,11 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
             && !names.insert(name.to_string())
         {
             problem(at("name"), format!("integration name `{name}` is used twice"));
+        }
+        if let Some(expression) = text_of("schedule")
+            && let Some(reason) = super::schedule::problem(expression)
+        {
+            problem(at("schedule"), reason);
         }
         let Some(crm_code) = text_of("crm") else {
             continue;

@@ -8,6 +8,7 @@
 //! `config.example.toml` documents every key.
 
 pub mod check;
+pub mod schedule;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -173,6 +174,9 @@ pub struct IntegrationConfig {
     /// Smallest share of the last good run's listings a delivery must hold
     /// for withdrawals to go ahead [default: 0.5].
     pub min_share: Option<f64>,
+    /// When to sync the integration, as a five-field cron expression;
+    /// `passerelle config crontab` writes the crontab lines.
+    pub schedule: Option<String>,
 }
 
 /// The `withdrawal` setting as written.

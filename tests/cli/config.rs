@@ -42,6 +42,7 @@ user = "passerelle"
 name = "sud"
 crm = "hektorr"
 agency = "AGENCE-SUD"
+schedule = "15 25 * * *"
 
 [[integrations]]
 name = "sud"
@@ -65,6 +66,7 @@ requests_per_second = 0.0
     let expected = [
         "database.pth: unknown key",
         "integrations[0].crm: unknown CRM `hektorr`",
+        "integrations[0].schedule: hour `25`: 25 is outside 0-23",
         "integrations[1].name: integration name `sud` is used twice",
         "integrations[1].credentials.provider: environment variable PASSERELLE_APIMO_PROVIDER is not set",
         "integrations[1].credentials.token: environment variable PASSERELLE_APIMO_TOKEN is not set",
@@ -76,5 +78,59 @@ requests_per_second = 0.0
         assert!(stdout.contains(problem), "missing `{problem}` in:\n{stdout}");
     }
     assert_eq!(stdout.lines().count(), expected.len(), "{stdout}");
-    assert!(String::from_utf8_lossy(&output.stderr).contains("8 problems"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("9 problems"));
+}
+
+#[test]
+fn crontab_lines_follow_the_schedules() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("my settings.toml");
+    std::fs::write(
+        &settings,
+        "[[integrations]]\nname = \"ouest\"\ncrm = \"poliris\"\nagency = \"AGENCE-OUEST\"\n\
+         schedule = \"15  6 * * 1-5\"\n\n[[integrations]]\nname = \"est\"\ncrm = \"poliris\"\n\
+         agency = \"AGENCE-EST\"\n",
+    )
+    .unwrap();
+    let output = passerelle()
+        .args(["config", "crontab"])
+        .arg(&settings)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    let program = assert_cmd::cargo::cargo_bin("passerelle");
+    assert_eq!(
+        lines[1],
+        format!(
+            "15 6 * * 1-5 {} sync --config '{}' --integration ouest --quiet",
+            program.display(),
+            settings.display()
+        )
+    );
+    assert_eq!(lines[2], "# est: no schedule in the settings file");
+
+    std::fs::write(
+        &settings,
+        "[[integrations]]\nname = \"ouest\"\ncrm = \"poliris\"\nagency = \"A\"\nschedule = \"daily\"\n",
+    )
+    .unwrap();
+    let refused = passerelle()
+        .args(["config", "crontab"])
+        .arg(&settings)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("`ouest`: schedule: a schedule has five fields"),
+        "{stderr}"
+    );
 }
