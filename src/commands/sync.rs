@@ -230,33 +230,27 @@ fn sync_steps(
     };
     let fetch_settings = config::resolve_fetch(&fetch_args, config)?;
     let settings = config::integration_import_settings(entry, database.to_path_buf())?;
-    if args.dry_run {
-        return fetch_and_import(
+    let run = |held_lock, reporter: &mut Reporter| {
+        fetch_and_import(
             entry,
             args,
             config,
             database,
             &fetch_settings,
             &settings,
-            None,
+            held_lock,
             reporter,
-        );
+        )
+    };
+    if args.dry_run {
+        return run(None, reporter);
     }
     // The agency's lock covers the fetch too, so two syncs never download
     // and import the same agency at once.
     let store = SqliteStore::open(database)?;
     let lock = pipeline::acquire_lock(&store, &settings.crm, &settings.agency, args.wait, reporter)?;
     store.commit()?;
-    let result = fetch_and_import(
-        entry,
-        args,
-        config,
-        database,
-        &fetch_settings,
-        &settings,
-        Some(lock.clone()),
-        reporter,
-    );
+    let result = run(Some(lock.clone()), reporter);
     let released = store.release_lock(&lock);
     let summary = result?;
     released?;
