@@ -16,7 +16,7 @@ use crate::crm::registry::{self, Transport};
 use crate::exit::{ExitStatus, UsageError};
 use crate::notify::{self, RunAlert};
 use crate::pipeline;
-use crate::report::Reporter;
+use crate::report::{Level, Reporter};
 use crate::store::lock::LockedError;
 use crate::store::{RunCounts, SqliteStore};
 
@@ -43,6 +43,10 @@ pub fn run(args: &SyncArgs, config: &ConfigFile, reporter: &mut Reporter) -> any
         selected = last_failed(&selected, &database)?;
         if selected.is_empty() {
             reporter.info("no integration's last run failed; nothing to retry");
+            if args.format == SummaryFormat::Json {
+                reporter.data("[]")?;
+                reporter.flush()?;
+            }
             return Ok(ExitStatus::Success);
         }
     }
@@ -147,6 +151,7 @@ fn sync_one(
         exit: ExitStatus::Success,
     };
     reporter.event(
+        Level::Info,
         &format!("sync {}: started", entry.name),
         run_fields("run_started", &result),
     );
@@ -183,7 +188,12 @@ fn sync_one(
         "sync {}: {} in {:.1} s{counts}",
         entry.name, result.status, result.seconds
     );
-    reporter.event(&message, run_fields("run_finished", &result));
+    let level = match result.exit {
+        ExitStatus::Success => Level::Info,
+        ExitStatus::Unreadable | ExitStatus::Usage => Level::Error,
+        _ => Level::Warning,
+    };
+    reporter.event(level, &message, run_fields("run_finished", &result));
     result
 }
 

@@ -447,21 +447,21 @@ fn guard(
         }
         if missing_count > 0 {
             reason.push_str(&format!(
-                "; withdrawing all {missing_count} active listings needs --allow-mass-withdrawal"
+                "; withdrawing all {missing_count} active listings needs --force"
             ));
         }
         Some(reason)
     } else if missing_count * 2 > active_before {
         Some(format!(
             "the feed would withdraw {missing_count} of {active_before} active listings (more than half); \
-             check the file, or pass --allow-mass-withdrawal"
+             check the file, or pass --force"
         ))
     } else if let Some(last) = last_good
         && (counts.seen as f64) < options.min_share * last as f64
     {
         Some(format!(
             "the feed has {} listings, fewer than {:.0} % of the {last} of the last good run; check the \
-             file, or pass --allow-mass-withdrawal (--force in sync)",
+             file, or pass --force",
             counts.seen,
             options.min_share * 100.0
         ))

@@ -23,6 +23,14 @@ pub enum LogFormat {
 /// in the run's stored errors.
 pub const MAX_WARNINGS_SHOWN: u64 = 20;
 
+/// How serious an event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
 pub struct Reporter {
     stdout: BufWriter<Stdout>,
     stderr: Stderr,
@@ -66,11 +74,16 @@ impl Reporter {
         }
     }
 
-    /// Writes a message with fields for log collectors, unless quiet. The
-    /// text format shows the message alone.
-    pub fn event(&mut self, message: &str, fields: Map<String, Value>) {
-        if !self.quiet {
-            self.log("info", message, fields);
+    /// Writes a message with fields for log collectors. The text format
+    /// shows the message alone. Quiet keeps only the errors.
+    pub fn event(&mut self, level: Level, message: &str, fields: Map<String, Value>) {
+        if !self.quiet || level == Level::Error {
+            let name = match level {
+                Level::Info => "info",
+                Level::Warning => "warning",
+                Level::Error => "error",
+            };
+            self.log(name, message, fields);
         }
     }
 

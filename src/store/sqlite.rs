@@ -15,6 +15,27 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{IntegrationId, ListingId, ListingRow, RunCounts, RunId, RunStatus, StoredListing, migrations};
 use crate::record::RecordIssue;
 
+/// How long a statement waits for another connection's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Switches the database to write-ahead logging. On a new file the switch
+/// needs an exclusive lock, and SQLite answers "busy" at once rather than
+/// waiting for it, so two processes opening a new database together retry.
+fn enable_wal(connection: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match connection.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
+
 pub struct SqliteStore {
     pub(super) connection: Connection,
 }
@@ -42,8 +63,8 @@ impl SqliteStore {
     }
 
     fn prepare(mut connection: Connection) -> anyhow::Result<Self> {
-        connection.busy_timeout(std::time::Duration::from_secs(10))?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        enable_wal(&connection)?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", true)?;
         // A batch of 1,000 listings dirties about 6 MB of pages. SQLite's
@@ -430,5 +451,31 @@ impl SqliteStore {
     /// Returns the underlying connection, for read-only queries in reports and tests.
     pub fn connection(&self) -> &Connection {
         &self.connection
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_from_concurrent_threads_on_a_new_file_succeeds() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("new.db");
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    let path = path.clone();
+                    std::thread::spawn(move || {
+                        SqliteStore::open(&path)
+                            .map(|_| ())
+                            .map_err(|error| format!("{error:#}"))
+                    })
+                })
+                .collect();
+            for opener in openers {
+                assert_eq!(opener.join().unwrap(), Ok(()));
+            }
+        }
     }
 }

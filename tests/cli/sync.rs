@@ -150,7 +150,17 @@ fn healthy_integrations_import_and_the_down_one_fails() {
         ]
     );
 
-    let retried = sync(&settings, &["--retry-failed"]);
+    let retried = sync(&settings, &["--retry-failed", "--log-format", "json"]);
+    let retry_log = String::from_utf8_lossy(&retried.stderr);
+    let ended: Value = retry_log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["event"] == "run_finished")
+        .unwrap_or_else(|| panic!("no end line: {retry_log}"));
+    assert_eq!(
+        (&ended["level"], &ended["status"]),
+        (&"error".into(), &"failed".into())
+    );
     let retried_results: Vec<Value> = serde_json::from_slice(&retried.stdout).unwrap();
     assert_eq!(retried_results.len(), 1, "only the failed integration is retried");
     assert_eq!(retried_results[0]["integration"], "azur-down");
@@ -218,6 +228,10 @@ fn unknown_integration_is_a_usage_error() {
     let output = sync(&settings, &["--integration", "nord"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no integration named `nord`"));
+
+    let nothing_failed = sync(&settings, &["--retry-failed"]);
+    assert_eq!(nothing_failed.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&nothing_failed.stdout).trim(), "[]");
 }
 
 #[test]
