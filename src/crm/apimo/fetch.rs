@@ -134,8 +134,32 @@ fn page_url(base: &str, agency: &str, offset: u64) -> String {
 }
 
 /// Returns where a fetch of `crm` and `agency` made now goes:
-/// `<staging>/<crm>/<agency>/<UTC timestamp>`.
+/// `<staging>/<crm>/<agency>/<UTC timestamp>`, with `-2`, `-3`… added when
+/// an earlier fetch of the same second has that name.
 pub fn staging_dir(staging: &Path, crm: &str, agency: &str) -> PathBuf {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    staging.join(crm).join(agency).join(stamp)
+    let parent = staging.join(crm).join(agency);
+    let taken = |name: &str| parent.join(name).exists() || parent.join(format!("{name}.partial")).exists();
+    let name = std::iter::once(stamp.clone())
+        .chain((2..).map(|number| format!("{stamp}-{number}")))
+        .find(|name| !taken(name))
+        .unwrap_or(stamp);
+    parent.join(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_dir_of_the_same_second_gets_a_new_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = staging_dir(dir.path(), "apimo", "4242");
+        std::fs::create_dir_all(&first).unwrap();
+        let second = staging_dir(dir.path(), "apimo", "4242");
+        assert_ne!(first, second);
+        std::fs::create_dir_all(format!("{}.partial", second.display())).unwrap();
+        let third = staging_dir(dir.path(), "apimo", "4242");
+        assert!(third != first && third != second, "{third:?}");
+    }
 }
