@@ -73,10 +73,58 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
     };
 
     unknown_keys(&document, &mut problem);
-    if let Err(error) = document.clone().try_into::<ConfigFile>()
-        && !error.to_string().contains("unknown field")
+    // Type errors: the sections as a whole, then each integration alone so
+    // that a problem names its entry.
+    let mut sections = document.clone();
+    let entries = sections
+        .as_table_mut()
+        .and_then(|table| table.remove("integrations"))
+        .and_then(|entries| entries.as_array().cloned())
+        .unwrap_or_default();
+    let type_errors = std::iter::once((String::new(), sections.try_into::<ConfigFile>().err())).chain(
+        entries.into_iter().enumerate().map(|(index, entry)| {
+            (
+                format!("integrations[{index}]"),
+                entry.try_into::<super::IntegrationConfig>().err(),
+            )
+        }),
+    );
+    for (at, error) in type_errors {
+        if let Some(error) = error
+            && !error.to_string().contains("unknown field")
+            && !error.to_string().contains("missing field")
+        {
+            let message = error.to_string().trim().replace('\n', " ");
+            // The toml crate ends the message with "in `key.path`".
+            let (message, key) = match message.rsplit_once(" in `") {
+                Some((reason, key)) => (reason.to_string(), key.trim_end_matches('`').to_string()),
+                None => (message, String::new()),
+            };
+            let full = [at.as_str(), key.as_str()]
+                .into_iter()
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join(".");
+            problem(
+                if full.is_empty() {
+                    path.display().to_string()
+                } else {
+                    full
+                },
+                message,
+            );
+        }
+    }
+    if let Some(url) = document
+        .get("notify")
+        .and_then(|notify| notify.get("webhook_url"))
+        .and_then(Value::as_str)
+        && !(url.starts_with("http://") || url.starts_with("https://"))
     {
-        problem(path.display().to_string(), error.to_string().trim().to_string());
+        problem(
+            "notify.webhook_url".to_string(),
+            format!("`{url}` does not start with http:// or https://"),
+        );
     }
 
     let integrations = document
@@ -119,6 +167,22 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
         };
         uses_ftp |= crm.transport == Transport::Ftp;
         let named = integration.get("credentials").and_then(Value::as_table);
+        for credential in named.into_iter().flat_map(|named| named.keys()) {
+            if !crm.credentials.contains(&credential.as_str()) {
+                problem(
+                    format!("integrations[{index}].credentials.{credential}"),
+                    format!(
+                        "{} has no credential `{credential}`; it takes: {}",
+                        crm.code,
+                        if crm.credentials.is_empty() {
+                            "none".to_string()
+                        } else {
+                            crm.credentials.join(", ")
+                        }
+                    ),
+                );
+            }
+        }
         for credential in crm.credentials {
             let variable = named
                 .and_then(|named| named.get(*credential))

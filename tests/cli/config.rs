@@ -50,6 +50,11 @@ crm = "apimo"
 agency = "4242"
 api_url = "api.example.net"
 requests_per_second = 0.0
+min_share = "half"
+credentials = { secret = "APIMO_SECRET" }
+
+[notify]
+webhook_url = "hooks.example.net/passerelle"
 "#,
     )
     .unwrap();
@@ -72,13 +77,16 @@ requests_per_second = 0.0
         "integrations[1].credentials.token: environment variable PASSERELLE_APIMO_TOKEN is not set",
         "integrations[1].api_url: `api.example.net` does not start with http:// or https://",
         "integrations[1].requests_per_second: must be above 0",
+        "integrations[1].min_share: invalid type: string \"half\", expected f64",
+        "integrations[1].credentials.secret: apimo has no credential `secret`; it takes: provider, token",
+        "notify.webhook_url: `hooks.example.net/passerelle` does not start with http:// or https://",
         "ftp.password_variable: environment variable PASSERELLE_FTP_PASSWORD is not set",
     ];
     for problem in expected {
         assert!(stdout.contains(problem), "missing `{problem}` in:\n{stdout}");
     }
     assert_eq!(stdout.lines().count(), expected.len(), "{stdout}");
-    assert!(String::from_utf8_lossy(&output.stderr).contains("9 problems"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("12 problems"));
 }
 
 #[test]
