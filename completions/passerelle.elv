@@ -18,7 +18,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
     }
     var completions = [
         &'passerelle'= {
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
@@ -41,7 +41,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --crm 'CRM the export comes from; `passerelle crms` lists them'
             cand --format 'Output: one JSON listing per line, or a table for people'
             cand --explain 'Show record N (1 is the first record) column by column: rank, specification name, raw value and the listing field it became'
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand --all-columns 'With --explain, also list the empty columns'
             cand -q 'Print only errors and rejected records on stderr'
@@ -56,7 +56,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --crm 'CRM code (or from --integration); `passerelle crms` lists them'
             cand --agency 'The agency''s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds'
             cand --staging-dir 'Folder that receives <crm>/<agency>/<UTC time>/ [default: `staging.path` of the settings file, else ./staging]'
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
@@ -75,7 +75,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --default-agent 'Agent given to listings whose negotiator is not in the agent mapping'
             cand --agent 'Map a CRM negotiator code or contact e-mail to an agent; repeatable'
             cand --format 'Summary format: text on stderr for people, or one JSON object on stdout for programs'
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand --allow-mass-withdrawal 'Withdraw missing listings even when a guard would stop it: an export with no valid listing, one that would withdraw more than half of the active listings, or one much smaller than the last'
             cand --force 'Withdraw missing listings even when a guard would stop it: an export with no valid listing, one that would withdraw more than half of the active listings, or one much smaller than the last'
@@ -89,7 +89,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --version 'Print version'
         }
         &'passerelle;completions'= {
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
@@ -100,7 +100,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
         }
         &'passerelle;man'= {
             cand --output-dir 'Write passerelle.1 and one page per subcommand (passerelle-import.1, …) into this directory instead of printing passerelle.1'
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
@@ -111,7 +111,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
         }
         &'passerelle;crms'= {
             cand --format 'Output: a table for people, or one JSON array for programs'
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
@@ -128,7 +128,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --limit 'Number of runs listed'
             cand --database 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
             cand --format 'Output: a table for people, or JSON for programs'
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
@@ -141,7 +141,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
         &'passerelle;runs;show'= {
             cand --database 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
             cand --format 'Output: a table for people, or JSON for programs'
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
@@ -151,7 +151,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --version 'Print version'
         }
         &'passerelle;config'= {
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
@@ -163,7 +163,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand crontab 'Print crontab lines that sync each integration on its `schedule`, with absolute paths to this program and the settings file'
         }
         &'passerelle;config;check'= {
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
@@ -173,7 +173,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --version 'Print version'
         }
         &'passerelle;config;crontab'= {
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
@@ -189,7 +189,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --database 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
             cand --staging-dir 'Folder that receives the fetched payloads [default: `staging.path` of the settings file, else ./staging]'
             cand --format 'Summary: a table for people, or JSON for programs'
-            cand --log-format 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand --force 'Withdraw missing listings even when a guard would stop it'
             cand --retry-failed 'Sync only the integrations whose last run failed or was interrupted'

@@ -24,7 +24,7 @@ function __fish_passerelle_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c passerelle -n "__fish_passerelle_needs_command" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_needs_command" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_needs_command" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_needs_command" -s q -l quiet -d 'Print only errors and rejected records on stderr'
@@ -49,7 +49,7 @@ twimmo\t'Twimmo, Poliris export'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l format -d 'Output: one JSON listing per line, or a table for people' -r -f -a "jsonl\t''
 table\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l explain -d 'Show record N (1 is the first record) column by column: rank, specification name, raw value and the listing field it became' -r
-complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l all-columns -d 'With --explain, also list the empty columns'
@@ -63,7 +63,7 @@ hektor\t'Hektor (La Boîte Immo), Poliris export'
 twimmo\t'Twimmo, Poliris export'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l agency -d 'The agency\'s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l staging-dir -d 'Folder that receives <crm>/<agency>/<UTC time>/ [default: `staging.path` of the settings file, else ./staging]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -s q -l quiet -d 'Print only errors and rejected records on stderr'
@@ -84,7 +84,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l default
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l agent -d 'Map a CRM negotiator code or contact e-mail to an agent; repeatable' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l format -d 'Summary format: text on stderr for people, or one JSON object on stdout for programs' -r -f -a "text\t''
 json\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l allow-mass-withdrawal -l force -d 'Withdraw missing listings even when a guard would stop it: an export with no valid listing, one that would withdraw more than half of the active listings, or one much smaller than the last'
@@ -93,14 +93,14 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l wait -d
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s V -l version -d 'Print version'
-complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l output-dir -d 'Write passerelle.1 and one page per subcommand (passerelle-import.1, …) into this directory instead of printing passerelle.1' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s q -l quiet -d 'Print only errors and rejected records on stderr'
@@ -108,7 +108,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s h -l help 
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l format -d 'Output: a table for people, or one JSON array for programs' -r -f -a "text\t''
 json\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s q -l quiet -d 'Print only errors and rejected records on stderr'
@@ -130,7 +130,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fi
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l database -d 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l format -d 'Output: a table for people, or JSON for programs' -r -f -a "text\t''
 json\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors and rejected records on stderr'
@@ -140,13 +140,13 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fi
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l database -d 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l format -d 'Output: a table for people, or JSON for programs' -r -f -a "text\t''
 json\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -s q -l quiet -d 'Print only errors and rejected records on stderr'
@@ -154,13 +154,13 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -f -a "check" -d 'Check a settings file and report every problem with its key path: unknown keys, unknown CRM codes, repeated names, invalid values and environment variables that are not set. Exit status 2 when any'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -f -a "crontab" -d 'Print crontab lines that sync each integration on its `schedule`, with absolute paths to this program and the settings file'
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s q -l quiet -d 'Print only errors and rejected records on stderr'
@@ -176,7 +176,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l database 
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l staging-dir -d 'Folder that receives the fetched payloads [default: `staging.path` of the settings file, else ./staging]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l format -d 'Summary: a table for people, or JSON for programs' -r -f -a "text\t''
 json\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l log-format -d 'How messages on stderr are written: `json` gives one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l force -d 'Withdraw missing listings even when a guard would stop it'

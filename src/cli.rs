@@ -24,7 +24,7 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
-    /// How messages on stderr are written: `json` gives one object per line
+    /// Format of the messages on stderr: `json` writes one object per line
     /// with `time`, `level` and `message`, for log collectors.
     #[arg(long, global = true, value_enum, default_value_t, value_name = "FORMAT")]
     pub log_format: LogFormat,

@@ -20,7 +20,7 @@ use crate::report::{Level, Reporter};
 use crate::store::lock::LockedError;
 use crate::store::{RunCounts, SqliteStore};
 
-/// What syncing one integration did.
+/// Outcome of syncing one integration.
 #[derive(Debug, Serialize)]
 pub struct SyncResult {
     pub integration: String,
@@ -96,7 +96,7 @@ fn last_failed<'c>(
     Ok(failed)
 }
 
-/// The integrations to sync, in settings-file order.
+/// Returns the integrations to sync, in settings-file order.
 fn select<'c>(args: &SyncArgs, config: &'c ConfigFile) -> anyhow::Result<Vec<&'c IntegrationConfig>> {
     for name in &args.integrations {
         if !config.integrations.iter().any(|entry| &entry.name == name) {
@@ -197,9 +197,9 @@ fn sync_one(
     result
 }
 
-/// The fields of a run's start and end lines for log collectors: the
-/// event, the integration, then its status, duration and counts once
-/// known. Never a credential: secrets stay in their environment variables.
+/// Builds the fields of a run's start and end log lines: the event, the
+/// integration, then its status, duration and counts once known. Credentials
+/// are not among them because `SyncResult` has no field for one.
 fn run_fields(event: &str, result: &SyncResult) -> serde_json::Map<String, serde_json::Value> {
     let mut fields = match serde_json::to_value(result) {
         Ok(serde_json::Value::Object(fields)) => fields,
@@ -230,6 +230,7 @@ fn sync_steps(
         ));
         return Ok(None);
     }
+
     let fetch_args = FetchArgs {
         target: IntegrationArgs {
             integration: Some(entry.name.clone()),
@@ -240,6 +241,7 @@ fn sync_steps(
     };
     let fetch_settings = config::resolve_fetch(&fetch_args, config)?;
     let settings = config::integration_import_settings(entry, database.to_path_buf())?;
+
     let run = |held_lock, reporter: &mut Reporter| {
         fetch_and_import(
             entry,
@@ -255,6 +257,7 @@ fn sync_steps(
     if args.dry_run {
         return run(None, reporter);
     }
+
     // The agency's lock covers the fetch too, so two syncs never download
     // and import the same agency at once.
     let store = SqliteStore::open(database)?;

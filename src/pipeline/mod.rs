@@ -185,7 +185,7 @@ pub fn acquire_lock(
     wait: bool,
     reporter: &mut Reporter,
 ) -> anyhow::Result<LockToken> {
-    let mut said = false;
+    let mut waiting_announced = false;
     loop {
         store.begin()?;
         match store.acquire_lock(crm, agency_code) {
@@ -195,9 +195,9 @@ pub fn acquire_lock(
                 if !wait || !error.is::<crate::store::lock::LockedError>() {
                     return Err(error);
                 }
-                if !said {
+                if !waiting_announced {
                     reporter.info(&format!("{error}; waiting (--wait)"));
-                    said = true;
+                    waiting_announced = true;
                 }
                 std::thread::sleep(LOCK_POLL);
             }

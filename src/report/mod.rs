@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::record::{RecordIssue, Severity};
 
-/// How messages on stderr are written.
+/// Format of the messages written to stderr.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     /// Lines for people.
@@ -23,7 +23,7 @@ pub enum LogFormat {
 /// in the run's stored errors.
 pub const MAX_WARNINGS_SHOWN: u64 = 20;
 
-/// How serious an event is.
+/// Severity of a logged event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Info,
@@ -53,7 +53,7 @@ impl Reporter {
         }
     }
 
-    /// A new reporter with the same settings, for a worker thread.
+    /// Creates a reporter with the same settings, for a worker thread.
     pub fn sibling(&self) -> Self {
         Self::new(self.quiet, self.log_format)
     }
@@ -131,8 +131,8 @@ impl Reporter {
         self.log(level, &issue.to_string(), fields);
     }
 
-    /// Writes one message in the chosen format. Text shows warnings and
-    /// rejections behind their level; info and error lines carry their own.
+    /// Writes one message in the chosen format. Text puts the level before
+    /// warnings and rejections only.
     fn log(&mut self, level: &str, message: &str, fields: Map<String, Value>) {
         let _ = match self.log_format {
             LogFormat::Text => match level {

@@ -18,9 +18,9 @@ use crate::record::RecordIssue;
 /// How long a statement waits for another connection's lock.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Switches the database to write-ahead logging. On a new file the switch
-/// needs an exclusive lock, and SQLite answers "busy" at once rather than
-/// waiting for it, so two processes opening a new database together retry.
+/// Switches the database to write-ahead logging. Connections opening a new
+/// file together got "database is locked" from this switch despite the busy
+/// timeout (see the concurrent-open test), so it retries until the timeout.
 fn enable_wal(connection: &Connection) -> rusqlite::Result<()> {
     let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
     loop {
@@ -459,7 +459,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn open_from_concurrent_threads_on_a_new_file_succeeds() {
+    fn open_new_file_concurrently() {
         for _ in 0..20 {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("new.db");

@@ -130,7 +130,7 @@ fn healthy_integrations_import_and_the_down_one_fails() {
         String::from_utf8_lossy(&listed.stderr)
     );
     let listed: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
-    let mut shown: Vec<(&str, &str, &str)> = listed
+    let mut history: Vec<(&str, &str, &str)> = listed
         .iter()
         .map(|run| {
             (
@@ -140,9 +140,9 @@ fn healthy_integrations_import_and_the_down_one_fails() {
             )
         })
         .collect();
-    shown.sort();
+    history.sort();
     assert_eq!(
-        shown,
+        history,
         [
             ("4242", "succeeded", "sync"),
             ("4343", "failed", "sync"),
@@ -200,7 +200,8 @@ fn healthy_integrations_import_and_the_down_one_fails() {
     assert_eq!(results[1]["counts"]["withdrawn"], 0);
 
     let stderr = String::from_utf8_lossy(&again.stderr);
-    assert!(!stderr.contains(PASSWORD) && !stderr.contains(TOKEN), "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+    assert!(!stderr.contains(TOKEN), "{stderr}");
     let lines: Vec<Value> = stderr
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))

@@ -139,10 +139,10 @@ fn page_url(base: &str, agency: &str, offset: u64) -> String {
 pub fn staging_dir(staging: &Path, crm: &str, agency: &str) -> PathBuf {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let parent = staging.join(crm).join(agency);
-    let taken = |name: &str| parent.join(name).exists() || parent.join(format!("{name}.partial")).exists();
+    let in_use = |name: &str| parent.join(name).exists() || parent.join(format!("{name}.partial")).exists();
     let name = std::iter::once(stamp.clone())
         .chain((2..).map(|number| format!("{stamp}-{number}")))
-        .find(|name| !taken(name))
+        .find(|name| !in_use(name))
         .unwrap_or(stamp);
     parent.join(name)
 }
@@ -152,7 +152,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn staging_dir_of_the_same_second_gets_a_new_name() {
+    fn staging_dir_same_second_unique() {
         let dir = tempfile::tempdir().unwrap();
         let first = staging_dir(dir.path(), "apimo", "4242");
         std::fs::create_dir_all(&first).unwrap();
@@ -160,6 +160,7 @@ mod tests {
         assert_ne!(first, second);
         std::fs::create_dir_all(format!("{}.partial", second.display())).unwrap();
         let third = staging_dir(dir.path(), "apimo", "4242");
-        assert!(third != first && third != second, "{third:?}");
+        assert_ne!(third, first);
+        assert_ne!(third, second);
     }
 }
