@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('crms', 'crms', [CompletionResultType]::ParameterValue, 'List the CRMs passerelle can import, with their transport and format')
             [CompletionResult]::new('runs', 'runs', [CompletionResultType]::ParameterValue, 'List recent import runs, newest first, or show one run with its rejected records and warnings (`passerelle runs show ID`)')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Work with the settings file')
+            [CompletionResult]::new('media', 'media', [CompletionResultType]::ParameterValue, 'Look after the media directory of rendered photos')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Fetch and import every integration of the settings file, or those named, keep going past failures, and print one line per integration')
             break
         }
@@ -87,6 +88,9 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Withdraw missing listings even when a guard would stop it: an export with no valid listing, one that would withdraw more than half of the active listings, or one much smaller than the last')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Read and check everything, report what would change, write nothing')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait for another process''s import of the same agency to end, instead of stopping with exit status 5')
+            [CompletionResult]::new('--no-photos', '--no-photos', [CompletionResultType]::ParameterName, 'Import the listing data only; photos are neither fetched nor checked')
+            [CompletionResult]::new('--photos-only', '--photos-only', [CompletionResultType]::ParameterName, 'Process only the photos that earlier runs left pending or failed, without importing listings. `import` takes archive photos from its INPUT; `sync` fetches nothing')
+            [CompletionResult]::new('--refresh-photos', '--refresh-photos', [CompletionResultType]::ParameterName, 'Download again the stored photos whose server sent no ETag or Last-Modified; without this flag they count as unchanged while their URL is')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -197,6 +201,33 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'passerelle;media' {
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Remove the photo files that no listing''s photo refers to any more: photos dropped from their listing, or of deleted listings. Imports never remove files; this does, when run')
+            break
+        }
+        'passerelle;media;gc' {
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file whose photos are kept; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]')
+            [CompletionResult]::new('--min-age-minutes', '--min-age-minutes', [CompletionResultType]::ParameterName, 'Keep unreferenced files younger than this many minutes: an import running now writes files before it records them')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary: text on stderr for people, or one JSON object on stdout')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Count what would be removed, remove nothing')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'passerelle;sync' {
             [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'Integration to sync, by its `name` in the settings file; repeatable [default: every integration]')
             [CompletionResult]::new('--crm', '--crm', [CompletionResultType]::ParameterName, 'Only the integrations of this CRM')
@@ -210,6 +241,9 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--retry-failed', '--retry-failed', [CompletionResultType]::ParameterName, 'Sync only the integrations whose last run failed or was interrupted')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait for another process''s run of the same agency to end, instead of skipping that agency with the locked status')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Fetch and compare everything, write nothing to the database')
+            [CompletionResult]::new('--no-photos', '--no-photos', [CompletionResultType]::ParameterName, 'Import the listing data only; photos are neither fetched nor checked')
+            [CompletionResult]::new('--photos-only', '--photos-only', [CompletionResultType]::ParameterName, 'Process only the photos that earlier runs left pending or failed, without importing listings. `import` takes archive photos from its INPUT; `sync` fetches nothing')
+            [CompletionResult]::new('--refresh-photos', '--refresh-photos', [CompletionResultType]::ParameterName, 'Download again the stored photos whose server sent no ETag or Last-Modified; without this flag they count as unchanged while their URL is')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and rejected records on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

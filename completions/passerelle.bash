@@ -34,6 +34,9 @@ _passerelle() {
             passerelle,man)
                 cmd="passerelle__subcmd__man"
                 ;;
+            passerelle,media)
+                cmd="passerelle__subcmd__media"
+                ;;
             passerelle,parse)
                 cmd="passerelle__subcmd__parse"
                 ;;
@@ -49,6 +52,9 @@ _passerelle() {
             passerelle__subcmd__config,crontab)
                 cmd="passerelle__subcmd__config__subcmd__crontab"
                 ;;
+            passerelle__subcmd__media,gc)
+                cmd="passerelle__subcmd__media__subcmd__gc"
+                ;;
             passerelle__subcmd__runs,show)
                 cmd="passerelle__subcmd__runs__subcmd__show"
                 ;;
@@ -59,7 +65,7 @@ _passerelle() {
 
     case "${cmd}" in
         passerelle)
-            opts="-q -h -V --quiet --log-format --config --help --version parse fetch import completions man crms runs config sync"
+            opts="-q -h -V --quiet --log-format --config --help --version parse fetch import completions man crms runs config media sync"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -233,7 +239,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__import)
-            opts="-q -h -V --encoding --integration --crm --agency --database --organization --default-agent --agent --force --allow-mass-withdrawal --dry-run --wait --format --quiet --log-format --config --help --version"
+            opts="-q -h -V --encoding --integration --crm --agency --database --organization --default-agent --agent --force --allow-mass-withdrawal --dry-run --wait --no-photos --photos-only --refresh-photos --format --quiet --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -299,6 +305,62 @@ _passerelle() {
             case "${prev}" in
                 --output-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        passerelle__subcmd__media)
+            opts="-q -h -V --quiet --log-format --config --help --version gc"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        passerelle__subcmd__media__subcmd__gc)
+            opts="-q -h -V --database --min-age-minutes --dry-run --format --quiet --log-format --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-age-minutes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --log-format)
@@ -435,7 +497,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__sync)
-            opts="-q -h -V --integration --crm --jobs --database --staging-dir --force --retry-failed --wait --dry-run --format --quiet --log-format --config --help --version"
+            opts="-q -h -V --integration --crm --jobs --database --staging-dir --force --retry-failed --wait --dry-run --no-photos --photos-only --refresh-photos --format --quiet --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -34,6 +34,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand crms 'List the CRMs passerelle can import, with their transport and format'
             cand runs 'List recent import runs, newest first, or show one run with its rejected records and warnings (`passerelle runs show ID`)'
             cand config 'Work with the settings file'
+            cand media 'Look after the media directory of rendered photos'
             cand sync 'Fetch and import every integration of the settings file, or those named, keep going past failures, and print one line per integration'
         }
         &'passerelle;parse'= {
@@ -81,6 +82,9 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --force 'Withdraw missing listings even when a guard would stop it: an export with no valid listing, one that would withdraw more than half of the active listings, or one much smaller than the last'
             cand --dry-run 'Read and check everything, report what would change, write nothing'
             cand --wait 'Wait for another process''s import of the same agency to end, instead of stopping with exit status 5'
+            cand --no-photos 'Import the listing data only; photos are neither fetched nor checked'
+            cand --photos-only 'Process only the photos that earlier runs left pending or failed, without importing listings. `import` takes archive photos from its INPUT; `sync` fetches nothing'
+            cand --refresh-photos 'Download again the stored photos whose server sent no ETag or Last-Modified; without this flag they count as unchanged while their URL is'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
             cand -h 'Print help (see more with ''--help'')'
@@ -182,6 +186,31 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'passerelle;media'= {
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand -q 'Print only errors and rejected records on stderr'
+            cand --quiet 'Print only errors and rejected records on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand gc 'Remove the photo files that no listing''s photo refers to any more: photos dropped from their listing, or of deleted listings. Imports never remove files; this does, when run'
+        }
+        &'passerelle;media;gc'= {
+            cand --database 'SQLite database file whose photos are kept; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
+            cand --min-age-minutes 'Keep unreferenced files younger than this many minutes: an import running now writes files before it records them'
+            cand --format 'Summary: text on stderr for people, or one JSON object on stdout'
+            cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
+            cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
+            cand --dry-run 'Count what would be removed, remove nothing'
+            cand -q 'Print only errors and rejected records on stderr'
+            cand --quiet 'Print only errors and rejected records on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'passerelle;sync'= {
             cand --integration 'Integration to sync, by its `name` in the settings file; repeatable [default: every integration]'
             cand --crm 'Only the integrations of this CRM'
@@ -195,6 +224,9 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --retry-failed 'Sync only the integrations whose last run failed or was interrupted'
             cand --wait 'Wait for another process''s run of the same agency to end, instead of skipping that agency with the locked status'
             cand --dry-run 'Fetch and compare everything, write nothing to the database'
+            cand --no-photos 'Import the listing data only; photos are neither fetched nor checked'
+            cand --photos-only 'Process only the photos that earlier runs left pending or failed, without importing listings. `import` takes archive photos from its INPUT; `sync` fetches nothing'
+            cand --refresh-photos 'Download again the stored photos whose server sent no ETag or Last-Modified; without this flag they count as unchanged while their URL is'
             cand -q 'Print only errors and rejected records on stderr'
             cand --quiet 'Print only errors and rejected records on stderr'
             cand -h 'Print help (see more with ''--help'')'

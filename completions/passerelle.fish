@@ -38,6 +38,7 @@ complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "man" -d 'Prin
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "crms" -d 'List the CRMs passerelle can import, with their transport and format'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "runs" -d 'List recent import runs, newest first, or show one run with its rejected records and warnings (`passerelle runs show ID`)'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "config" -d 'Work with the settings file'
+complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "media" -d 'Look after the media directory of rendered photos'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "sync" -d 'Fetch and import every integration of the settings file, or those named, keep going past failures, and print one line per integration'
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l encoding -d 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252' -r -f -a "auto\t''
 utf-8\t''
@@ -90,6 +91,9 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l config 
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l allow-mass-withdrawal -l force -d 'Withdraw missing listings even when a guard would stop it: an export with no valid listing, one that would withdraw more than half of the active listings, or one much smaller than the last'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l dry-run -d 'Read and check everything, report what would change, write nothing'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l wait -d 'Wait for another process\'s import of the same agency to end, instead of stopping with exit status 5'
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l no-photos -d 'Import the listing data only; photos are neither fetched nor checked'
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l photos-only -d 'Process only the photos that earlier runs left pending or failed, without importing listings. `import` takes archive photos from its INPUT; `sync` fetches nothing'
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l refresh-photos -d 'Download again the stored photos whose server sent no ETag or Last-Modified; without this flag they count as unchanged while their URL is'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s V -l version -d 'Print version'
@@ -166,6 +170,24 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s V -l version -d 'Print version'
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -s V -l version -d 'Print version'
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -f -a "gc" -d 'Remove the photo files that no listing\'s photo refers to any more: photos dropped from their listing, or of deleted listings. Imports never remove files; this does, when run'
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l database -d 'SQLite database file whose photos are kept; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l min-age-minutes -d 'Keep unreferenced files younger than this many minutes: an import running now writes files before it records them' -r
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l format -d 'Summary: text on stderr for people, or one JSON object on stdout' -r -f -a "text\t''
+json\t''"
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
+json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l dry-run -d 'Count what would be removed, remove nothing'
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l integration -d 'Integration to sync, by its `name` in the settings file; repeatable [default: every integration]' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l crm -d 'Only the integrations of this CRM' -r -f -a "apimo\t'Apimo, REST API'
 poliris\t'Any SeLoger/Poliris export given by path'
@@ -183,6 +205,9 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l force -d 
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l retry-failed -d 'Sync only the integrations whose last run failed or was interrupted'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l wait -d 'Wait for another process\'s run of the same agency to end, instead of skipping that agency with the locked status'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l dry-run -d 'Fetch and compare everything, write nothing to the database'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l no-photos -d 'Import the listing data only; photos are neither fetched nor checked'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l photos-only -d 'Process only the photos that earlier runs left pending or failed, without importing listings. `import` takes archive photos from its INPUT; `sync` fetches nothing'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l refresh-photos -d 'Download again the stored photos whose server sent no ETag or Last-Modified; without this flag they count as unchanged while their URL is'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -s q -l quiet -d 'Print only errors and rejected records on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -s V -l version -d 'Print version'

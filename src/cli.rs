@@ -91,6 +91,9 @@ pub enum Command {
     /// Work with the settings file.
     #[command(subcommand)]
     Config(ConfigAction),
+    /// Look after the media directory of rendered photos.
+    #[command(subcommand)]
+    Media(MediaAction),
     /// Fetch and import every integration of the settings file, or those
     /// named, keep going past failures, and print one line per integration.
     #[command(after_long_help = SYNC_EXIT_STATUS_HELP)]
@@ -148,9 +151,42 @@ pub struct SyncArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    #[command(flatten)]
+    pub photos: PhotoArgs,
+
     /// Summary: a table for people, or JSON for programs.
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub format: SummaryFormat,
+}
+
+/// Photo options of `import` and `sync`.
+#[derive(Debug, Args)]
+pub struct PhotoArgs {
+    /// Import the listing data only; photos are neither fetched nor checked.
+    #[arg(long, conflicts_with_all = ["photos_only", "refresh_photos"])]
+    pub no_photos: bool,
+
+    /// Process only the photos that earlier runs left pending or failed,
+    /// without importing listings. `import` takes archive photos from its
+    /// INPUT; `sync` fetches nothing.
+    #[arg(long)]
+    pub photos_only: bool,
+
+    /// Download again the stored photos whose server sent no ETag or
+    /// Last-Modified; without this flag they count as unchanged while their
+    /// URL is.
+    #[arg(long)]
+    pub refresh_photos: bool,
+}
+
+impl PhotoArgs {
+    /// Returns the photo scope of a run, or `None` with --no-photos.
+    pub fn scope(&self) -> Option<crate::photos::PhotoScope> {
+        (!self.no_photos).then_some(crate::photos::PhotoScope {
+            unstored_only: self.photos_only,
+            refresh: self.refresh_photos,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,6 +237,36 @@ pub struct RunsArgs {
 
     /// Output: a table for people, or JSON for programs.
     #[arg(long, global = true, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MediaAction {
+    /// Remove the photo files that no listing's photo refers to any more:
+    /// photos dropped from their listing, or of deleted listings. Imports
+    /// never remove files; this does, when run.
+    Gc(MediaGcArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MediaGcArgs {
+    /// SQLite database file whose photos are kept; also read from
+    /// PASSERELLE_DATABASE [default: `database.path` of the settings file,
+    /// else passerelle.db].
+    #[arg(long, value_name = "PATH", env = "PASSERELLE_DATABASE", hide_env = true)]
+    pub database: Option<PathBuf>,
+
+    /// Keep unreferenced files younger than this many minutes: an import
+    /// running now writes files before it records them.
+    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+    pub min_age_minutes: u64,
+
+    /// Count what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Summary: text on stderr for people, or one JSON object on stdout.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub format: SummaryFormat,
 }
 
@@ -350,6 +416,9 @@ pub struct ImportArgs {
     /// of stopping with exit status 5.
     #[arg(long)]
     pub wait: bool,
+
+    #[command(flatten)]
+    pub photos: PhotoArgs,
 
     /// Summary format: text on stderr for people, or one JSON object on
     /// stdout for programs.

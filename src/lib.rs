@@ -4,7 +4,8 @@
 //! The binary is a thin layer over this library: [`cli`] defines the
 //! arguments, [`commands`] runs each subcommand, and the work itself lives
 //! in [`crm`] (one module per CRM format), [`pipeline`] (one import run),
-//! [`store`] (the database) and [`report`] (everything printed).
+//! [`photos`] (download, resize and storage of photos), [`store`] (the
+//! database) and [`report`] (everything printed).
 
 pub mod cli;
 pub mod commands;
@@ -14,6 +15,7 @@ pub mod encoding;
 pub mod exit;
 pub mod listing;
 pub mod notify;
+pub mod photos;
 pub mod pipeline;
 pub mod record;
 pub mod report;

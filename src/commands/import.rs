@@ -10,7 +10,8 @@ use crate::crm::adapter::ReadSettings;
 use crate::crm::registry;
 use crate::exit::ExitStatus;
 use crate::notify::{self, RunAlert};
-use crate::pipeline::{self, ImportOptions, RunSummary};
+use crate::photos::PhotoScope;
+use crate::pipeline::{self, ImportOptions, PhotoRun, RunSummary};
 use crate::report::Reporter;
 use crate::report::plural;
 use crate::store::{RunStatus, SqliteStore};
@@ -49,6 +50,8 @@ fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
         trigger: "import",
         wait: args.wait,
         held_lock: None,
+        photos: args.photos.scope(),
+        photos_only: args.photos.photos_only,
     };
     let imported = import_payload(&request, config, reporter, |summary, reporter| {
         match args.format {
@@ -86,6 +89,10 @@ pub struct ImportRequest<'a> {
     pub wait: bool,
     /// A lock on the agency that the caller holds for the whole run.
     pub held_lock: Option<crate::store::lock::LockToken>,
+    /// Which photos the run looks at; `None` leaves photos alone.
+    pub photos: Option<PhotoScope>,
+    /// Process pending photos only; the payload's listings are not read.
+    pub photos_only: bool,
 }
 
 /// Imports one payload for one integration: opens it with its CRM's
@@ -119,18 +126,18 @@ pub fn import_payload(
         reporter.warn(warning);
     }
     let mut store = open_store(&settings.database, request.dry_run, reporter)?;
-    let options = ImportOptions {
-        crm: settings.crm.clone(),
-        agency_code: settings.agency.clone(),
-        organization: settings.organization.clone(),
-        allow_mass_withdrawal: request.allow_mass_withdrawal,
-        dry_run: request.dry_run,
-        withdrawal: settings.withdrawal,
-        min_share: settings.min_share,
-        trigger: request.trigger,
-        wait: request.wait,
-        held_lock: request.held_lock.clone(),
-    };
+    let options = import_options(request);
+    if request.photos_only {
+        let summary = pipeline::import_photos(
+            &mut store,
+            &format!("pending photos of {}", feed.source()),
+            feed.photo_files().as_ref(),
+            &options,
+            reporter,
+        )?;
+        summarize(&summary, reporter)?;
+        return Ok(summary);
+    }
     let summary = pipeline::import(&mut store, feed.as_mut(), &options, reporter)?;
     summarize(&summary, reporter)?;
     print_alerts(&summary, reporter);
@@ -150,6 +157,47 @@ pub fn import_payload(
         move_processed_drop(request.payload, config, reporter);
     }
     Ok(summary)
+}
+
+/// Processes the photos earlier runs left pending or failed for one
+/// integration, without a payload: photos that are files of a delivery
+/// wait for the next import that brings it.
+///
+/// # Errors
+/// The integration has no listings yet, its agency is locked, or the
+/// database or media directory cannot be written.
+pub fn import_pending_photos(
+    request: &ImportRequest<'_>,
+    reporter: &mut Reporter,
+) -> anyhow::Result<RunSummary> {
+    let mut store = SqliteStore::open(&request.settings.database)?;
+    pipeline::import_photos(
+        &mut store,
+        "pending photos",
+        None,
+        &import_options(request),
+        reporter,
+    )
+}
+
+fn import_options(request: &ImportRequest<'_>) -> ImportOptions {
+    let settings = request.settings;
+    ImportOptions {
+        crm: settings.crm.clone(),
+        agency_code: settings.agency.clone(),
+        organization: settings.organization.clone(),
+        allow_mass_withdrawal: request.allow_mass_withdrawal,
+        dry_run: request.dry_run,
+        withdrawal: settings.withdrawal,
+        min_share: settings.min_share,
+        trigger: request.trigger,
+        wait: request.wait,
+        held_lock: request.held_lock.clone(),
+        photos: request.photos.map(|scope| PhotoRun {
+            settings: settings.photos.clone(),
+            scope,
+        }),
+    }
 }
 
 /// Announces a run that could not finish on the failure webhook, if any.
@@ -230,6 +278,12 @@ fn print_summary(summary: &RunSummary, settings: &config::ImportSettings, report
         ));
     }
     reporter.info(&line);
+    if summary.run_id.is_some() {
+        reporter.info(&format!(
+            "  photos: {} stored, {} reused, {} failed",
+            counts.photos_stored, counts.photos_reused, counts.photos_failed
+        ));
+    }
     reporter.info(&format!("  status: {}", summary.status.as_str()));
 }
 

@@ -6,6 +6,7 @@ pub mod crms;
 pub mod docs;
 pub mod fetch;
 pub mod import;
+pub mod media;
 pub mod parse;
 pub mod runs;
 pub mod sync;
@@ -34,6 +35,10 @@ pub fn run(cli: Cli, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
         Command::Man(args) => docs::man(&args, reporter),
         Command::Crms(args) => crms::run(&args, reporter),
         Command::Config(action) => config::run(&action, cli.config.as_deref(), reporter),
+        Command::Media(action) => {
+            let config = settings::load(cli.config.as_deref())?;
+            media::run(&action, &config, reporter)
+        }
         Command::Sync(args) => {
             let config = settings::load(cli.config.as_deref())?;
             sync::run(&args, &config, reporter)

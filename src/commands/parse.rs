@@ -173,7 +173,7 @@ fn explain(
             return Ok(true);
         }
         let mut trace = Vec::new();
-        let has_member = |name: &str| package.has_member(name);
+        let has_member = |name: &str| package.accepts_photo_file(name);
         let result = record.convert(&source, settings, &has_member, Some(&mut trace));
         print_columns(record, &source, encoding, &trace, all_columns, reporter)?;
         status = Some(match result {

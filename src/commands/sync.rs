@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::cli::{FetchArgs, IntegrationArgs, SummaryFormat, SyncArgs};
 use crate::commands::fetch::fetch_to_staging;
-use crate::commands::import::{ImportRequest, exit_status, import_payload};
+use crate::commands::import::{ImportRequest, exit_status, import_payload, import_pending_photos};
 use crate::config::{self, ConfigFile, IntegrationConfig};
 use crate::crm::registry::{self, Transport};
 use crate::exit::{ExitStatus, UsageError};
@@ -240,7 +240,7 @@ fn sync_steps(
         staging_dir: args.staging_dir.clone(),
     };
     let fetch_settings = config::resolve_fetch(&fetch_args, config)?;
-    let settings = config::integration_import_settings(entry, database.to_path_buf())?;
+    let settings = config::integration_import_settings(config, entry, database.to_path_buf())?;
 
     let run = |held_lock, reporter: &mut Reporter| {
         fetch_and_import(
@@ -284,6 +284,25 @@ fn fetch_and_import(
     held_lock: Option<crate::store::lock::LockToken>,
     reporter: &mut Reporter,
 ) -> anyhow::Result<Option<crate::pipeline::RunSummary>> {
+    if args.photos.photos_only {
+        let request = ImportRequest {
+            payload: std::path::Path::new(""),
+            settings,
+            encoding: None,
+            allow_mass_withdrawal: false,
+            dry_run: args.dry_run,
+            trigger: "sync",
+            wait: args.wait,
+            held_lock,
+            photos: args.photos.scope(),
+            photos_only: true,
+        };
+        if args.dry_run {
+            reporter.info(&format!("sync {}: a dry run processes no photo", entry.name));
+            return Ok(None);
+        }
+        return import_pending_photos(&request, reporter).map(Some);
+    }
     let staged: PathBuf = match fetch_to_staging(fetch_settings, config, reporter) {
         Ok(staged) => staged,
         Err(error) => {
@@ -302,6 +321,8 @@ fn fetch_and_import(
         trigger: "sync",
         wait: args.wait,
         held_lock,
+        photos: args.photos.scope(),
+        photos_only: false,
     };
     import_payload(&request, config, reporter, |_, _| Ok(())).map(Some)
 }

@@ -18,8 +18,27 @@ pub struct Problem {
 }
 
 /// Keys allowed in each section; `*` allows any key (name → value maps).
-const SECTIONS: [(&str, &[&str]); 6] = [
-    ("", &["database", "staging", "ftp", "notify", "integrations"]),
+const SECTIONS: [(&str, &[&str]); 7] = [
+    (
+        "",
+        &["database", "staging", "ftp", "notify", "photos", "integrations"],
+    ),
+    (
+        "photos",
+        &[
+            "media_dir",
+            "concurrency",
+            "connect_timeout_seconds",
+            "timeout_seconds",
+            "max_megabytes",
+            "attempts",
+            "allow_private_networks",
+            "format",
+            "quality",
+            "variants",
+            "max_pixels",
+        ],
+    ),
     ("notify", &["webhook_url", "timeout_seconds"]),
     ("database", &["path"]),
     ("staging", &["path"]),
@@ -274,7 +293,7 @@ fn unknown_keys(document: &Value, problem: &mut impl FnMut(String, String)) {
         return;
     };
     check_table("", "", root);
-    for section in ["database", "staging", "ftp", "notify"] {
+    for section in ["database", "staging", "ftp", "notify", "photos"] {
         if let Some(table) = root.get(section).and_then(Value::as_table) {
             check_table(section, section, table);
         }

@@ -21,6 +21,8 @@ use crate::crm::adapter::Credential;
 use crate::crm::poliris::AgentMapping;
 use crate::crm::registry;
 use crate::exit::UsageError;
+use crate::photos::PhotoSettings;
+use crate::photos::variants::{OutputFormat, VariantSpec};
 use crate::pipeline::{DEFAULT_MIN_SHARE, WithdrawalPolicy};
 use crate::transport::ftp::FtpSettings;
 use crate::transport::http::HttpSettings;
@@ -39,6 +41,8 @@ pub struct ConfigFile {
     pub ftp: Option<FtpSection>,
     /// Where failures and tripped guards are announced.
     pub notify: Option<NotifySection>,
+    #[serde(default)]
+    pub photos: PhotosSection,
     #[serde(default)]
     pub integrations: Vec<IntegrationConfig>,
     /// The file these settings were read from; `None` when no file was found.
@@ -59,6 +63,113 @@ pub struct StagingSection {
     /// Folder of fetched payloads; a relative path is taken from the
     /// settings file's folder.
     pub path: Option<PathBuf>,
+}
+
+/// How photos are downloaded, checked and rendered. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhotosSection {
+    /// Folder of the rendered photos; a relative path is taken from the
+    /// settings file's folder [default: beside the database, named after it
+    /// with `.media` for extension].
+    pub media_dir: Option<PathBuf>,
+    /// Photos downloaded at the same time [default: 8].
+    pub concurrency: Option<usize>,
+    /// Seconds allowed to connect to a photo's server [default: 10].
+    pub connect_timeout_seconds: Option<u64>,
+    /// Seconds allowed for one photo's whole download [default: 60].
+    pub timeout_seconds: Option<u64>,
+    /// Largest photo accepted, in megabytes [default: 40].
+    pub max_megabytes: Option<u64>,
+    /// Attempts per photo on transient errors, the first included [default: 3].
+    pub attempts: Option<u32>,
+    /// Fetch photo URLs on loopback, private and link-local addresses
+    /// [default: false].
+    #[serde(default)]
+    pub allow_private_networks: bool,
+    /// Encoding of the variants: `jpeg`, or `webp` (lossless) [default: jpeg].
+    pub format: Option<OutputFormat>,
+    /// JPEG quality, 1 to 100 [default: 82].
+    pub quality: Option<u8>,
+    /// Variants to render, each fitting a square of `max_side` pixels
+    /// [default: large 1600, thumb 400].
+    pub variants: Option<Vec<VariantSpec>>,
+    /// Largest photo decoded, in pixels (width × height) [default: 50000000].
+    pub max_pixels: Option<u64>,
+}
+
+/// Resolves the photo settings of a run on `database`.
+///
+/// # Errors
+/// An invalid quality, variant list or concurrency.
+pub fn photo_settings(file: &ConfigFile, database: &Path) -> anyhow::Result<PhotoSettings> {
+    let section = &file.photos;
+    let media_dir = section
+        .media_dir
+        .clone()
+        .unwrap_or_else(|| default_media_dir(database));
+    let mut settings = PhotoSettings::new(media_dir);
+    if let Some(concurrency) = section.concurrency {
+        if !(1..=64).contains(&concurrency) {
+            return Err(UsageError("photos.concurrency must be between 1 and 64".to_string()).into());
+        }
+        settings.concurrency = concurrency;
+    }
+    let download = &mut settings.download;
+    if let Some(seconds) = section.connect_timeout_seconds {
+        download.connect_timeout = Duration::from_secs(seconds.max(1));
+    }
+    if let Some(seconds) = section.timeout_seconds {
+        download.timeout = Duration::from_secs(seconds.max(1));
+    }
+    if let Some(megabytes) = section.max_megabytes {
+        download.max_bytes = megabytes.max(1) * 1024 * 1024;
+    }
+    if let Some(attempts) = section.attempts {
+        download.max_attempts = attempts.clamp(1, 10);
+    }
+    download.allow_private_networks = section.allow_private_networks;
+    let render = &mut settings.render;
+    if let Some(format) = section.format {
+        render.format = format;
+    }
+    if let Some(quality) = section.quality {
+        if !(1..=100).contains(&quality) {
+            return Err(UsageError("photos.quality must be between 1 and 100".to_string()).into());
+        }
+        render.quality = quality;
+    }
+    if let Some(variants) = &section.variants {
+        let mut names = std::collections::HashSet::new();
+        for variant in variants {
+            let valid_name = !variant.name.is_empty()
+                && variant
+                    .name
+                    .chars()
+                    .all(|character| character.is_ascii_alphanumeric() || character == '_');
+            if !valid_name || variant.max_side == 0 || !names.insert(variant.name.as_str()) {
+                return Err(UsageError(format!(
+                    "photos.variants: `{}` needs a unique name of letters, digits and _ and a max_side above 0",
+                    variant.name
+                ))
+                .into());
+            }
+        }
+        if variants.is_empty() {
+            return Err(UsageError("photos.variants must name at least one variant".to_string()).into());
+        }
+        render.variants = variants.clone();
+    }
+    if let Some(pixels) = section.max_pixels {
+        render.max_pixels = pixels.max(1);
+    }
+    Ok(settings)
+}
+
+/// Returns the media directory used when none is set: `listings.db` →
+/// `listings.media`, beside it.
+pub fn default_media_dir(database: &Path) -> PathBuf {
+    database.with_extension("media")
 }
 
 /// The FTP server CRMs drop files on, and when a dropped file is complete.
@@ -250,9 +361,13 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<ConfigFile> {
     })?;
     if let Some(folder) = path.parent() {
         let ca_file = config.ftp.as_mut().map(|ftp| &mut ftp.tls_ca_file);
-        for setting in [&mut config.database.path, &mut config.staging.path]
-            .into_iter()
-            .chain(ca_file)
+        for setting in [
+            &mut config.database.path,
+            &mut config.staging.path,
+            &mut config.photos.media_dir,
+        ]
+        .into_iter()
+        .chain(ca_file)
         {
             if let Some(relative) = setting.as_ref().filter(|setting| setting.is_relative()) {
                 *setting = Some(folder.join(relative));
@@ -297,6 +412,7 @@ pub struct ImportSettings {
     pub language: Option<String>,
     pub withdrawal: WithdrawalPolicy,
     pub min_share: f64,
+    pub photos: PhotoSettings,
 }
 
 /// Reads an integration's withdrawal policy and guard share.
@@ -379,13 +495,16 @@ pub fn database_path(flag: Option<&Path>, file: &ConfigFile) -> PathBuf {
 /// Returns the import settings of a settings-file integration.
 ///
 /// # Errors
-/// An invalid `withdrawal` or `min_share`.
+/// An invalid `withdrawal`, `min_share` or `[photos]` setting.
 pub fn integration_import_settings(
+    file: &ConfigFile,
     entry: &IntegrationConfig,
     database: PathBuf,
 ) -> anyhow::Result<ImportSettings> {
     let (withdrawal, min_share) = withdrawal_settings(Some(entry))?;
+    let photos = photo_settings(file, &database)?;
     Ok(ImportSettings {
+        photos,
         name: entry.name.clone(),
         database,
         crm: entry.crm.clone(),
@@ -412,9 +531,11 @@ pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<Im
     let (withdrawal, min_share) = withdrawal_settings(integration)?;
     let mut agents = integration.map(|entry| entry.agents.clone()).unwrap_or_default();
     agents.extend(args.agents.iter().cloned());
+    let database = database_path(args.database.as_deref(), file);
     Ok(ImportSettings {
         name: integration.map_or_else(|| format!("{crm}/{agency}"), |entry| entry.name.clone()),
-        database: database_path(args.database.as_deref(), file),
+        photos: photo_settings(file, &database)?,
+        database,
         crm,
         agency,
         organization: args

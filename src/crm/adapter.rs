@@ -103,6 +103,12 @@ pub trait Feed {
         Vec::new()
     }
 
+    /// Returns where the photo files delivered with the listings are, for
+    /// formats whose photos can be files of the delivery.
+    fn photo_files(&self) -> Option<crate::photos::PhotoFiles> {
+        None
+    }
+
     /// Reads every record in order and hands each to `visit`, which returns
     /// `false` to stop.
     ///

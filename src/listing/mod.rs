@@ -153,7 +153,7 @@ pub struct Photo {
 }
 
 /// Where a photo comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type", content = "location")]
 pub enum PhotoSource {
     /// An http(s) URL to download.

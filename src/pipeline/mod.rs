@@ -17,9 +17,10 @@ use serde::Serialize;
 
 use crate::crm::adapter::{Feed, ListingRead, RecordOutcome};
 use crate::encoding::TextEncoding;
+use crate::photos::{self, PhotoCounts, PhotoFiles, PhotoScope, PhotoSettings};
 use crate::report::{Reporter, plural};
 use crate::store::lock::LockToken;
-use crate::store::{RunCounts, RunId, RunStatus, SqliteStore};
+use crate::store::{IntegrationId, RunCounts, RunId, RunStatus, SqliteStore};
 use writer::{Target, WriteOp, Writer};
 
 /// Listings written per transaction, at least: the writer commits at the
@@ -56,6 +57,15 @@ pub struct ImportOptions {
     /// A lock the caller already holds for the whole run (sync holds it
     /// across the fetch); the import then neither takes nor releases one.
     pub held_lock: Option<LockToken>,
+    /// The photo step after the listing data; `None` leaves photos alone.
+    pub photos: Option<PhotoRun>,
+}
+
+/// How a run handles photos.
+#[derive(Debug, Clone)]
+pub struct PhotoRun {
+    pub settings: PhotoSettings,
+    pub scope: PhotoScope,
 }
 
 /// What becomes of the listings a full snapshot no longer holds.
@@ -282,6 +292,16 @@ fn import_locked(
     if let WithdrawalPolicy::DeleteAfter { days } = options.withdrawal {
         counts.deleted = store.delete_withdrawn_before(integration, days)?;
     }
+    // The listing data is committed before the photos, which may take long.
+    store.record_counts(run, &counts)?;
+    store.commit()?;
+    if let Some(photo_run) = &options.photos {
+        let files = feed.photo_files();
+        let processed = run_photo_step(store, integration, files.as_ref(), photo_run, lock, reporter);
+        let photo_counts = fail_run_on_error(store, run, &counts, processed)?;
+        add_photo_counts(&mut counts, photo_counts);
+    }
+    store.begin()?;
     let status = status_of(&counts, guard_reason.as_deref());
     store.finish_run(run, status, &counts, guard_reason.as_deref(), None)?;
     store.commit()?;
@@ -296,6 +316,118 @@ fn import_locked(
         other_agencies,
         dry_run: false,
     })
+}
+
+/// Processes the photos an earlier run left pending or failed, without
+/// reading a feed; archive photos are taken from `files` when given. The
+/// work is recorded as a run of its own.
+///
+/// # Errors
+/// The integration has no listings yet, another process holds its lock,
+/// or the media directory or the database cannot be written.
+pub fn import_photos(
+    store: &mut SqliteStore,
+    source: &str,
+    files: Option<&PhotoFiles>,
+    options: &ImportOptions,
+    reporter: &mut Reporter,
+) -> anyhow::Result<RunSummary> {
+    let Some(photo_run) = &options.photos else {
+        anyhow::bail!("photos are switched off for this run");
+    };
+    let Some(integration) = store.find_integration(&options.crm, &options.agency_code)? else {
+        anyhow::bail!(
+            "{} {} has no listings in the database yet; import its feed before --photos-only",
+            options.crm,
+            options.agency_code
+        );
+    };
+    let owned_lock;
+    let lock = match &options.held_lock {
+        Some(lock) => lock,
+        None => {
+            owned_lock = acquire_lock(store, &options.crm, &options.agency_code, options.wait, reporter)?;
+            store.commit()?;
+            &owned_lock
+        }
+    };
+    let result = (|| {
+        store.begin()?;
+        let run = store.begin_run(integration, source, options.trigger)?;
+        store.commit()?;
+        let mut counts = RunCounts::default();
+        let processed = run_photo_step(store, integration, files, photo_run, lock, reporter);
+        let photo_counts = fail_run_on_error(store, run, &counts, processed)?;
+        add_photo_counts(&mut counts, photo_counts);
+        store.begin()?;
+        let status = status_of(&counts, None);
+        store.finish_run(run, status, &counts, None, None)?;
+        store.commit()?;
+        Ok(RunSummary {
+            run_id: Some(run),
+            status,
+            source: source.to_string(),
+            encoding: None,
+            counts,
+            guard_reason: None,
+            other_agencies: BTreeMap::new(),
+            dry_run: false,
+        })
+    })();
+    if options.held_lock.is_none() {
+        let released = store.release_lock(lock);
+        let summary = result?;
+        released?;
+        return Ok(summary);
+    }
+    result
+}
+
+/// Runs the photo step of a run whose listing data is committed.
+fn run_photo_step(
+    store: &SqliteStore,
+    integration: IntegrationId,
+    files: Option<&PhotoFiles>,
+    photo_run: &PhotoRun,
+    lock: &LockToken,
+    reporter: &mut Reporter,
+) -> anyhow::Result<PhotoCounts> {
+    photos::process(
+        store,
+        integration,
+        files,
+        &photo_run.settings,
+        photo_run.scope,
+        Some(lock),
+        reporter,
+    )
+}
+
+/// Passes the photo step's counts on; when the step itself failed (the
+/// media directory cannot be written, say), records the run as failed
+/// first. The listing data stays: it was committed before.
+fn fail_run_on_error(
+    store: &SqliteStore,
+    run: RunId,
+    counts: &RunCounts,
+    processed: anyhow::Result<PhotoCounts>,
+) -> anyhow::Result<PhotoCounts> {
+    match processed {
+        Ok(photo_counts) => Ok(photo_counts),
+        Err(error) => {
+            let error = error.context("the photo step failed");
+            store.begin()?;
+            store.finish_run(run, RunStatus::Failed, counts, None, Some(&format!("{error:#}")))?;
+            store.commit()?;
+            Err(error)
+        }
+    }
+}
+
+fn add_photo_counts(counts: &mut RunCounts, photos: PhotoCounts) {
+    counts.photos_stored += photos.stored;
+    counts.photos_reused += photos.reused;
+    counts.photos_failed += photos.failed;
 }
 
 /// A feed that could not be read to its end, with the counts until then.
@@ -402,7 +534,7 @@ fn run_feed(
 fn status_of(counts: &RunCounts, guard_reason: Option<&str>) -> RunStatus {
     if guard_reason.is_some() {
         RunStatus::GuardTripped
-    } else if counts.rejected > 0 {
+    } else if counts.rejected > 0 || counts.photos_failed > 0 {
         RunStatus::Partial
     } else {
         RunStatus::Succeeded
@@ -572,6 +704,7 @@ mod tests {
             trigger: "import",
             wait: false,
             held_lock: None,
+            photos: None,
         }
     }
 

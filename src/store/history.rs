@@ -48,7 +48,7 @@ pub struct StoredIssue {
 
 const RUN_COLUMNS: &str = "r.id, i.crm, i.agency_code, r.source, r.started_at, r.finished_at, r.status, r.seen,
      r.created, r.updated, r.unchanged, r.withdrawn, r.rejected, r.skipped, r.kept, r.warnings, r.guard_reason,
-     r.error, r.deleted, r.trigger";
+     r.error, r.deleted, r.trigger, r.photos_stored, r.photos_reused, r.photos_failed";
 
 fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     let count = |index| row.get::<_, i64>(index).map(|value| value as u64);
@@ -72,6 +72,9 @@ fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
             kept: count(14)?,
             warnings: count(15)?,
             deleted: count(18)?,
+            photos_stored: count(20)?,
+            photos_reused: count(21)?,
+            photos_failed: count(22)?,
         },
         guard_reason: row.get(16)?,
         error: row.get(17)?,

@@ -4,7 +4,10 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migrations in order; the version of each is its position plus one.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_photos.sql"),
+];
 
 /// Schema version of a database with every migration applied.
 pub const LATEST_VERSION: usize = MIGRATIONS.len();

@@ -4,6 +4,7 @@
 pub mod history;
 pub mod lock;
 mod migrations;
+pub mod photos;
 pub mod seen;
 pub mod sqlite;
 
@@ -65,6 +66,12 @@ pub struct RunCounts {
     /// Listings deleted after their grace period as withdrawn.
     pub deleted: u64,
     pub warnings: u64,
+    /// Photos rendered and stored by this run.
+    pub photos_stored: u64,
+    /// Photos whose source was unchanged, or whose bytes were stored already.
+    pub photos_reused: u64,
+    /// Photos that could not be fetched or decoded; retried by the next run.
+    pub photos_failed: u64,
 }
 
 /// Effect of applying one listing.

@@ -398,7 +398,8 @@ impl SqliteStore {
     pub fn record_counts(&self, run: RunId, counts: &RunCounts) -> anyhow::Result<()> {
         let mut statement = self.connection.prepare_cached(
             "UPDATE runs SET seen = ?2, created = ?3, updated = ?4, unchanged = ?5, withdrawn = ?6, rejected = ?7,
-                 skipped = ?8, kept = ?9, warnings = ?10, deleted = ?11
+                 skipped = ?8, kept = ?9, warnings = ?10, deleted = ?11, photos_stored = ?12,
+                 photos_reused = ?13, photos_failed = ?14
              WHERE id = ?1",
         )?;
         statement.execute(params![
@@ -413,6 +414,9 @@ impl SqliteStore {
             counts.kept as i64,
             counts.warnings as i64,
             counts.deleted as i64,
+            counts.photos_stored as i64,
+            counts.photos_reused as i64,
+            counts.photos_failed as i64,
         ])?;
         Ok(())
     }
@@ -432,6 +436,13 @@ impl SqliteStore {
     pub fn delete_withdrawn_before(&self, integration: IntegrationId, days: u32) -> anyhow::Result<u64> {
         let cutoff =
             (Utc::now() - chrono::Duration::days(i64::from(days))).to_rfc3339_opts(SecondsFormat::Secs, true);
+        // The photos go with their listing; their files stay in the media
+        // directory until `passerelle media gc`.
+        self.connection.execute(
+            "DELETE FROM photos WHERE listing_id IN (SELECT id FROM listings
+                 WHERE integration_id = ?1 AND withdrawn_at IS NOT NULL AND withdrawn_at < ?2)",
+            params![integration, cutoff],
+        )?;
         let deleted = self.connection.execute(
             "DELETE FROM listings WHERE integration_id = ?1 AND withdrawn_at IS NOT NULL AND withdrawn_at < ?2",
             params![integration, cutoff],

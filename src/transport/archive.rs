@@ -47,6 +47,14 @@ pub enum ArchiveError {
     },
 }
 
+/// A member's name, its size once inflated and its CRC-32.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberDetails {
+    pub name: String,
+    pub size: u64,
+    pub crc32: u32,
+}
+
 /// An open zip archive.
 pub struct Archive {
     path: PathBuf,
@@ -86,6 +94,38 @@ impl Archive {
             .filter_map(|index| self.zip.name_for_index(index)?.ok().map(Cow::into_owned))
             .filter(|name| !name.ends_with('/'))
             .collect()
+    }
+
+    /// Lists the file members with their sizes and CRC-32, read from the
+    /// archive's directory without inflating anything.
+    ///
+    /// # Errors
+    /// A member's entry cannot be read.
+    pub fn member_details(&mut self) -> Result<Vec<MemberDetails>, ArchiveError> {
+        let mut details = Vec::with_capacity(self.zip.len());
+        for index in 0..self.zip.len() {
+            let entry = self
+                .zip
+                .by_index_raw(index)
+                .map_err(|source| ArchiveError::Member {
+                    path: self.path.clone(),
+                    member: format!("#{index}"),
+                    source,
+                })?;
+            if entry.is_dir() {
+                continue;
+            }
+            // Names that are not valid text cannot be named by a listing.
+            let Ok(name) = entry.name() else {
+                continue;
+            };
+            details.push(MemberDetails {
+                name: name.into_owned(),
+                size: entry.size(),
+                crc32: entry.crc32(),
+            });
+        }
+        Ok(details)
     }
 
     /// Finds a member by file name, ignoring its folder and letter case.

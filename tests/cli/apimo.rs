@@ -130,7 +130,7 @@ fn fetched_pages_import_with_mapped_fields() {
 
     let database = dir.path().join("passerelle.db");
     let imported = passerelle()
-        .arg("import")
+        .args(["import", "--no-photos"])
         .arg(&staged)
         .args(["--integration", "azur", "--format", "json", "--config"])
         .arg(&settings)

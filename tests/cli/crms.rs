@@ -54,7 +54,7 @@ fn hektor_code_imports_poliris_files() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("passerelle.db");
     let output = passerelle()
-        .arg("import")
+        .args(["import", "--no-photos"])
         .arg(fixture("cp1252-crlf.csv"))
         .args(["--crm", "hektor", "--agency", "AGENCE-SUD", "--database"])
         .arg(&database)

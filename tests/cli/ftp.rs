@@ -307,7 +307,7 @@ fn imported_drop_moves_to_processed() {
         String::from_utf8_lossy(&fetched.stderr)
     );
     let imported = passerelle()
-        .arg("import")
+        .args(["import", "--no-photos"])
         .arg(staged(&fetched))
         .args(["--crm", "hektor", "--agency", "AGENCE-SUD", "--config"])
         .arg(&settings)
@@ -419,7 +419,7 @@ fn newer_drop_is_not_moved() {
     std::fs::write(folder.join("AGENCE-SUD.csv"), &newer).unwrap();
 
     let imported = passerelle()
-        .arg("import")
+        .args(["import", "--no-photos"])
         .arg(staged(&fetched))
         .args(["--crm", "hektor", "--agency", "AGENCE-SUD", "--config"])
         .arg(&settings)

@@ -373,7 +373,15 @@ fn zip_delivery_imports() {
 #[test]
 fn unknown_crm_is_a_usage_error() {
     let output = passerelle()
-        .args(["import", "x.csv", "--crm", "nosuchcrm", "--agency", "A"])
+        .args([
+            "import",
+            "--no-photos",
+            "x.csv",
+            "--crm",
+            "nosuchcrm",
+            "--agency",
+            "A",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -387,7 +395,7 @@ fn unreadable_database_exits_3() {
     let not_a_database = dir.path().join("notes.db");
     std::fs::write(&not_a_database, "these are notes, not SQLite").unwrap();
     let output = passerelle()
-        .arg("import")
+        .args(["import", "--no-photos"])
         .arg(fixture("snapshot-1.csv"))
         .args(["--crm", "poliris", "--agency", OUEST, "--database"])
         .arg(&not_a_database)
@@ -412,7 +420,7 @@ fn killed_import_resumes_without_duplicates() {
 
     for delay_ms in [40, 120, 300] {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("passerelle"))
-            .arg("import")
+            .args(["import", "--no-photos"])
             .arg(&export)
             .args(["--quiet", "--crm", "poliris", "--agency", "BIG", "--database"])
             .arg(&database)
@@ -468,7 +476,15 @@ organization = "org-sud"
     )
     .unwrap();
     let output = passerelle()
-        .args(["import", "--integration", "sud", "--format", "json", "--config"])
+        .args([
+            "import",
+            "--no-photos",
+            "--integration",
+            "sud",
+            "--format",
+            "json",
+            "--config",
+        ])
         .arg(&settings)
         .arg(fixture("cp1252-crlf.csv"))
         .env_remove("PASSERELLE_DATABASE")
@@ -504,7 +520,15 @@ fn invalid_settings_file_exits_2() {
     let settings = dir.path().join("passerelle.toml");
     std::fs::write(&settings, "[database]\npth = \"x.db\"\n").unwrap();
     let output = passerelle()
-        .args(["import", "--crm", "poliris", "--agency", "A", "--config"])
+        .args([
+            "import",
+            "--no-photos",
+            "--crm",
+            "poliris",
+            "--agency",
+            "A",
+            "--config",
+        ])
         .arg(&settings)
         .arg(fixture("snapshot-1.csv"))
         .output()
@@ -660,7 +684,7 @@ fn foreign_sqlite_database_is_refused() {
         .execute_batch("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
         .unwrap();
     let output = passerelle()
-        .arg("import")
+        .args(["import", "--no-photos"])
         .arg(fixture("snapshot-1.csv"))
         .args(["--crm", "poliris", "--agency", OUEST, "--database"])
         .arg(&database)
@@ -689,7 +713,7 @@ fn duplicate_integration_names_are_refused() {
     let entry = "[[integrations]]\nname = \"sud\"\ncrm = \"poliris\"\nagency = \"AGENCE-SUD\"\n";
     std::fs::write(&settings, format!("{entry}{entry}")).unwrap();
     let output = passerelle()
-        .args(["import", "--integration", "sud", "--config"])
+        .args(["import", "--no-photos", "--integration", "sud", "--config"])
         .arg(&settings)
         .arg(fixture("cp1252-crlf.csv"))
         .output()
@@ -712,7 +736,7 @@ fn concurrent_import_of_same_agency_stops() {
     drop(file);
 
     let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("passerelle"))
-        .arg("import")
+        .args(["import", "--no-photos"])
         .arg(&export)
         .args(["--quiet", "--crm", "poliris", "--agency", "BIG", "--database"])
         .arg(&database)
@@ -735,7 +759,7 @@ fn concurrent_import_of_same_agency_stops() {
     }
     assert!(locked, "the first import never took its lock");
     let waiting = std::process::Command::new(assert_cmd::cargo::cargo_bin("passerelle"))
-        .arg("import")
+        .args(["import", "--no-photos"])
         .arg(&export)
         .args([
             "--wait",
@@ -754,7 +778,7 @@ fn concurrent_import_of_same_agency_stops() {
         .unwrap();
 
     let second = passerelle()
-        .arg("import")
+        .args(["import", "--no-photos"])
         .arg(fixture("snapshot-1.csv"))
         .args(["--crm", "poliris", "--agency", "BIG", "--database"])
         .arg(&database)
@@ -808,6 +832,7 @@ fn json_format_reports_failures_on_stdout() {
     let output = passerelle()
         .args([
             "import",
+            "--no-photos",
             "no/such/Annonces.csv",
             "--crm",
             "poliris",
@@ -842,6 +867,7 @@ fn example_settings_file_imports_its_integration() {
     let output = passerelle()
         .args([
             "import",
+            "--no-photos",
             "--integration",
             "agence-ouest",
             "--format",

@@ -69,17 +69,29 @@ pub struct Imported {
     pub stderr: String,
 }
 
-/// Runs `passerelle import --crm poliris --format json` into `database`.
+/// Runs `passerelle import --crm poliris --format json --no-photos` into
+/// `database`. The fixtures' photo URLs point at a closed loopback port;
+/// tests/cli/photos.rs covers photos.
 pub fn import(database: &Path, input: &Path, agency: &str, extra: &[&str]) -> Imported {
     import_as("poliris", database, input, agency, extra)
 }
 
-/// Runs `passerelle import --format json` of a `crm` payload into `database`.
+/// Runs `passerelle import --format json --no-photos` of a `crm` payload
+/// into `database`.
 pub fn import_as(crm: &str, database: &Path, input: &Path, agency: &str, extra: &[&str]) -> Imported {
     let output = passerelle()
         .arg("import")
         .arg(input)
-        .args(["--crm", crm, "--agency", agency, "--format", "json", "--database"])
+        .args([
+            "--crm",
+            crm,
+            "--agency",
+            agency,
+            "--format",
+            "json",
+            "--no-photos",
+            "--database",
+        ])
         .arg(database)
         .args(extra)
         .output()

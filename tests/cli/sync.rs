@@ -54,7 +54,7 @@ timeout_seconds = 2
 
 fn sync(settings: &Path, extra: &[&str]) -> std::process::Output {
     passerelle()
-        .args(["sync", "--format", "json", "--config"])
+        .args(["sync", "--no-photos", "--format", "json", "--config"])
         .arg(settings)
         .args(extra)
         .env("PASSERELLE_FTP_PASSWORD", PASSWORD)
@@ -276,7 +276,7 @@ timeout_seconds = 2
     let failed = sync(&settings, &[]);
     assert_eq!(failed.status.code(), Some(3));
     let guarded = passerelle()
-        .arg("import")
+        .args(["import", "--no-photos"])
         .arg(fixture("empty.csv"))
         .args(["--crm", "poliris", "--agency", "AGENCE-OUEST", "--config"])
         .arg(&settings)
@@ -314,7 +314,7 @@ fn unreachable_webhook_changes_no_result() {
     )
     .unwrap();
     let guarded = passerelle()
-        .arg("import")
+        .args(["import", "--no-photos"])
         .arg(fixture("empty.csv"))
         .args(["--crm", "poliris", "--agency", "AGENCE-OUEST", "--config"])
         .arg(&settings)
@@ -356,7 +356,7 @@ fn big_drop(
 
 fn start_sync(settings: &Path) -> std::process::Child {
     std::process::Command::new(assert_cmd::cargo::cargo_bin("passerelle"))
-        .args(["sync", "--format", "json", "--config"])
+        .args(["sync", "--no-photos", "--format", "json", "--config"])
         .arg(settings)
         .env("PASSERELLE_FTP_PASSWORD", PASSWORD)
         .stdout(std::process::Stdio::piped())

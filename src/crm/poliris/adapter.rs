@@ -95,6 +95,10 @@ impl Feed for PolirisFeed {
         notes
     }
 
+    fn photo_files(&self) -> Option<crate::photos::PhotoFiles> {
+        self.package.photo_files()
+    }
+
     fn read(&mut self, visit: &mut dyn FnMut(RecordOutcome) -> anyhow::Result<bool>) -> anyhow::Result<()> {
         let package = &self.package;
         let source = self.source.as_str();
@@ -102,7 +106,7 @@ impl Feed for PolirisFeed {
         let agencies = &mut self.agencies;
         let versions = &mut self.versions;
         let records = &mut self.records;
-        let has_member = |name: &str| package.has_member(name);
+        let has_member = |name: &str| package.accepts_photo_file(name);
         read_feed(package, self.encoding, |record| {
             *records += 1;
             if let Some(agency) = record.split_agency_id() {

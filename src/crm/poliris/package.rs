@@ -16,6 +16,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::encoding::{TextEncoding, detect_encoding, scan_encoding};
+use crate::photos::PhotoFiles;
 use crate::transport::archive::{self, Archive, ArchiveError};
 
 const LISTINGS_FILE: &str = "Annonces.csv";
@@ -217,6 +218,23 @@ impl PolirisPackage {
     pub fn has_member(&self, file_name: &str) -> bool {
         self.member_names
             .contains(&archive::base_name(file_name).to_lowercase())
+    }
+
+    /// Returns whether a photo file name in the listings file can be
+    /// imported: it was delivered, or `Photos.cfg` says `Mode=DIFF`, where
+    /// files sent by an earlier delivery stay valid.
+    pub fn accepts_photo_file(&self, file_name: &str) -> bool {
+        self.has_member(file_name) || self.photos_mode == Some(PhotosMode::Diff)
+    }
+
+    /// Returns where the delivery's photo files are: the zip, or the folder
+    /// of the listings file. A bare listings file has none.
+    pub fn photo_files(&self) -> Option<PhotoFiles> {
+        match self.kind {
+            PackageKind::Zip => Some(PhotoFiles::Zip(self.path.clone())),
+            PackageKind::Directory => Some(PhotoFiles::Directory(self.path.clone())),
+            PackageKind::File => None,
+        }
     }
 
     /// Reads the whole listings file once and returns the encoding to read

@@ -1,0 +1,184 @@
+//! The media directory: rendered variants addressed by the content hash of
+//! the original photo, `ab/cd/<hash>-<variant>.<ext>`. Identical photos are
+//! stored once whichever listings or URLs they come from. Files are written
+//! to a temporary name in their final folder and renamed, so a reader or a
+//! killed process never sees half a file.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+/// Prefix of files being written; a crash can leave one behind, which
+/// `media gc` removes once old.
+const TEMPORARY_PREFIX: &str = ".tmp-";
+
+/// Distinguishes the temporary files of one process's threads.
+static TEMPORARY_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Returns the path of a variant inside the media directory, with `/`.
+pub fn variant_path(content_hash: &str, variant: &str, extension: &str) -> String {
+    format!(
+        "{}/{}/{content_hash}-{variant}.{extension}",
+        &content_hash[..2],
+        &content_hash[2..4]
+    )
+}
+
+#[derive(Debug, Clone)]
+pub struct MediaDir {
+    root: PathBuf,
+}
+
+impl MediaDir {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn contains(&self, relative: &str) -> bool {
+        self.root.join(relative).is_file()
+    }
+
+    /// Writes a file by way of a temporary file in the same folder.
+    ///
+    /// # Errors
+    /// The folder cannot be created or the file cannot be written.
+    pub fn write(&self, relative: &str, bytes: &[u8]) -> io::Result<()> {
+        let target = self.root.join(relative);
+        let folder = target.parent().unwrap_or(&self.root);
+        fs::create_dir_all(folder)?;
+        let temporary = folder.join(format!(
+            "{TEMPORARY_PREFIX}{}-{}",
+            std::process::id(),
+            TEMPORARY_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = (|| {
+            let mut file = fs::File::create(&temporary)?;
+            file.write_all(bytes)?;
+            file.sync_data()?;
+            fs::rename(&temporary, &target)
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&temporary);
+        }
+        written
+    }
+
+    /// Removes the files no stored photo refers to. Files younger than
+    /// `min_age` are kept: an import running now may have written them
+    /// before committing the rows that refer to them.
+    ///
+    /// # Errors
+    /// The directory cannot be listed, or a file cannot be removed.
+    pub fn collect_garbage(
+        &self,
+        referenced: &HashSet<String>,
+        min_age: Duration,
+        dry_run: bool,
+    ) -> io::Result<GarbageReport> {
+        let mut report = GarbageReport::default();
+        if !self.root.is_dir() {
+            return Ok(report);
+        }
+        let now = SystemTime::now();
+        let mut folders = vec![self.root.clone()];
+        while let Some(folder) = folders.pop() {
+            for entry in fs::read_dir(&folder)? {
+                let entry = entry?;
+                let file_type = entry.file_type()?;
+                if file_type.is_dir() {
+                    folders.push(entry.path());
+                    continue;
+                }
+                if !file_type.is_file() {
+                    continue;
+                }
+                let path = entry.path();
+                let relative = path
+                    .strip_prefix(&self.root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if referenced.contains(&relative) {
+                    report.kept += 1;
+                    continue;
+                }
+                let metadata = entry.metadata()?;
+                let age = metadata
+                    .modified()
+                    .ok()
+                    .and_then(|modified| now.duration_since(modified).ok())
+                    .unwrap_or_default();
+                if age < min_age {
+                    report.recent += 1;
+                    continue;
+                }
+                report.removed += 1;
+                report.removed_bytes += metadata.len();
+                if !dry_run {
+                    fs::remove_file(&path)?;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// What a garbage collection of the media directory found.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct GarbageReport {
+    /// Files a stored photo refers to.
+    pub kept: u64,
+    /// Unreferenced files left because they are younger than the minimum age.
+    pub recent: u64,
+    /// Unreferenced files removed (or, in a dry run, that would be).
+    pub removed: u64,
+    pub removed_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variant_paths_fan_out_by_hash() {
+        assert_eq!(
+            variant_path("abcdef0123", "thumb", "jpg"),
+            "ab/cd/abcdef0123-thumb.jpg"
+        );
+    }
+
+    #[test]
+    fn garbage_collection_keeps_referenced_and_recent_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let media = MediaDir::new(dir.path().to_path_buf());
+        media.write("ab/cd/abcd-large.jpg", b"kept").unwrap();
+        media.write("ef/01/ef01-large.jpg", b"orphan").unwrap();
+        let referenced: HashSet<String> = ["ab/cd/abcd-large.jpg".to_string()].into();
+
+        let recent = media
+            .collect_garbage(&referenced, Duration::from_secs(3600), false)
+            .unwrap();
+        assert_eq!((recent.kept, recent.recent, recent.removed), (1, 1, 0));
+
+        let dry = media.collect_garbage(&referenced, Duration::ZERO, true).unwrap();
+        assert_eq!(dry.removed, 1);
+        assert!(
+            media.contains("ef/01/ef01-large.jpg"),
+            "a dry run removes nothing"
+        );
+
+        let swept = media.collect_garbage(&referenced, Duration::ZERO, false).unwrap();
+        assert_eq!((swept.removed, swept.removed_bytes), (1, 6));
+        assert!(!media.contains("ef/01/ef01-large.jpg"));
+        assert!(media.contains("ab/cd/abcd-large.jpg"));
+    }
+}

@@ -1,0 +1,669 @@
+//! The photo step of a run, after the listing data is committed: each
+//! photo of the integration's active listings is reused, downloaded or
+//! extracted, decoded, resized into its variants, stored in the media
+//! directory and recorded.
+//!
+//! A source is transferred again only when it changed: URLs are asked with
+//! their stored `ETag` / `Last-Modified` (a 304 means unchanged), a URL
+//! without validators counts as unchanged unless a refresh is asked for,
+//! and archive members are compared by size and CRC-32. Photos sharing a
+//! source are fetched once, and identical bytes are stored once.
+//!
+//! Downloads run concurrently on one thread; decoding and resizing run on
+//! the blocking pool, at most one photo per core at a time. A photo that
+//! fails is recorded with its error and tried again by the next run; it
+//! never fails its listing or the run.
+
+pub mod address;
+pub mod download;
+pub mod media;
+pub mod variants;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::listing::PhotoSource;
+use crate::report::{Reporter, plural};
+use crate::store::IntegrationId;
+use crate::store::SqliteStore;
+use crate::store::lock::{HEARTBEAT_SECONDS, LockToken};
+use crate::store::photos::{PhotoId, PhotoRow, PhotoStatus, StoredImage, StoredVariant};
+use crate::transport::archive::{self, Archive};
+use download::{DownloadSettings, Downloader, Fetched, Validators};
+use media::MediaDir;
+use variants::RenderSettings;
+
+/// Photo updates written per transaction, at most.
+const UPDATES_PER_COMMIT: usize = 200;
+
+/// Distinct failure messages printed one by one; the rest are counted.
+const FAILURES_SHOWN: usize = 5;
+
+/// Everything the photo step needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoSettings {
+    pub media_dir: PathBuf,
+    /// Photos downloaded at the same time.
+    pub concurrency: usize,
+    pub download: DownloadSettings,
+    pub render: RenderSettings,
+    /// Bytes extracted from a delivery's archive in one run, at most.
+    pub max_archive_bytes: u64,
+}
+
+impl PhotoSettings {
+    /// Default settings, with the media directory given.
+    pub fn new(media_dir: PathBuf) -> Self {
+        Self {
+            media_dir,
+            concurrency: 8,
+            download: DownloadSettings::default(),
+            render: RenderSettings::default(),
+            max_archive_bytes: 8 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// Which photos a run looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PhotoScope {
+    /// Only pending and failed photos: nothing stored is checked again.
+    pub unstored_only: bool,
+    /// Download again the stored photos whose URL has no validators.
+    pub refresh: bool,
+}
+
+/// Where the photo files of a delivery are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhotoFiles {
+    Zip(PathBuf),
+    Directory(PathBuf),
+}
+
+/// Photos of one run, counted per listing photo.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhotoCounts {
+    pub stored: u64,
+    pub reused: u64,
+    pub failed: u64,
+}
+
+/// Runs the photo step for an integration's active listings.
+///
+/// # Errors
+/// The media directory or the database cannot be written, or the
+/// delivery's archive cannot be opened. A single photo's failure is
+/// recorded, not returned.
+pub fn process(
+    store: &SqliteStore,
+    integration: IntegrationId,
+    files: Option<&PhotoFiles>,
+    settings: &PhotoSettings,
+    scope: PhotoScope,
+    lock: Option<&LockToken>,
+    reporter: &mut Reporter,
+) -> anyhow::Result<PhotoCounts> {
+    let rows = store.photos_to_check(integration, scope.unstored_only)?;
+    if rows.is_empty() {
+        return Ok(PhotoCounts::default());
+    }
+    let jobs = group_by_source(rows);
+    let mut delivery = match files {
+        Some(files) => Some(Delivery::open(files)?),
+        None => None,
+    };
+    let media = MediaDir::new(settings.media_dir.clone());
+    let mut step = Step {
+        store,
+        media: &media,
+        lock,
+        counts: PhotoCounts::default(),
+        failures: BTreeMap::new(),
+        updates: 0,
+        last_heartbeat: Instant::now(),
+    };
+    store.begin()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(step.run(jobs, delivery.as_mut(), settings, scope));
+    match result {
+        Ok(()) => store.commit()?,
+        Err(error) => {
+            store.rollback()?;
+            return Err(error);
+        }
+    }
+    step.report(reporter);
+    Ok(step.counts)
+}
+
+/// The photo rows sharing one source, handled as one.
+struct Job {
+    source: PhotoSource,
+    rows: Vec<PhotoRow>,
+}
+
+impl Job {
+    fn ids(&self) -> Vec<PhotoId> {
+        self.rows.iter().map(|row| row.id).collect()
+    }
+
+    fn all_stored(&self) -> bool {
+        self.rows.iter().all(|row| row.status == PhotoStatus::Stored)
+    }
+
+    /// The validators of a stored row, to ask whether the source changed.
+    fn validators(&self) -> Option<Validators> {
+        self.rows
+            .iter()
+            .find(|row| row.status == PhotoStatus::Stored && !row.validators.is_empty())
+            .map(|row| row.validators.clone())
+    }
+
+    fn describe(&self) -> String {
+        self.source.location().to_string()
+    }
+}
+
+fn group_by_source(rows: Vec<PhotoRow>) -> Vec<Job> {
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut index: HashMap<PhotoSource, usize> = HashMap::new();
+    for row in rows {
+        match index.get(&row.source) {
+            Some(&position) => jobs[position].rows.push(row),
+            None => {
+                index.insert(row.source.clone(), jobs.len());
+                jobs.push(Job {
+                    source: row.source.clone(),
+                    rows: vec![row],
+                });
+            }
+        }
+    }
+    jobs
+}
+
+/// The photo files of a delivery, looked up by file name in any case.
+enum Delivery {
+    Zip {
+        archive: Box<Archive>,
+        /// Lower-cased file name → member name, size and CRC-32.
+        members: HashMap<String, (String, u64, u32)>,
+        extracted: u64,
+    },
+    Directory {
+        folder: PathBuf,
+        /// Lower-cased file name → file name.
+        files: HashMap<String, String>,
+    },
+}
+
+impl Delivery {
+    fn open(files: &PhotoFiles) -> anyhow::Result<Self> {
+        match files {
+            PhotoFiles::Zip(path) => {
+                let mut archive = Archive::open(path)?;
+                let members = archive
+                    .member_details()?
+                    .into_iter()
+                    .map(|member| {
+                        let key = archive::base_name(&member.name).to_lowercase();
+                        (key, (member.name, member.size, member.crc32))
+                    })
+                    .collect();
+                Ok(Self::Zip {
+                    archive: Box::new(archive),
+                    members,
+                    extracted: 0,
+                })
+            }
+            PhotoFiles::Directory(folder) => {
+                let mut files = HashMap::new();
+                for entry in std::fs::read_dir(folder)
+                    .with_context(|| format!("cannot list the photos of {}", folder.display()))?
+                {
+                    let entry = entry?;
+                    if entry.file_type()?.is_file() {
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        files.insert(name.to_lowercase(), name);
+                    }
+                }
+                Ok(Self::Directory {
+                    folder: folder.clone(),
+                    files,
+                })
+            }
+        }
+    }
+}
+
+/// What to do for one job, decided before any transfer.
+enum Plan {
+    /// The stored photo stands; nothing is transferred.
+    Reuse,
+    Fail(String),
+    Download {
+        url: String,
+        validators: Option<Validators>,
+    },
+    /// Bytes in hand (an archive member or a delivered file), with the
+    /// member's size and CRC when it came from a zip.
+    Render {
+        bytes: Vec<u8>,
+        member: Option<(u64, u32)>,
+    },
+    /// Nothing to do in this run: an archive photo without its delivery.
+    Skip,
+}
+
+/// What a task brings back to the step.
+enum TaskOutcome {
+    NotModified(Validators),
+    Fetched {
+        bytes: Vec<u8>,
+        validators: Validators,
+    },
+    Stored {
+        image: StoredImage,
+        validators: Validators,
+        member: Option<(u64, u32)>,
+    },
+    Failed(String),
+}
+
+struct Step<'a> {
+    store: &'a SqliteStore,
+    media: &'a MediaDir,
+    lock: Option<&'a LockToken>,
+    counts: PhotoCounts,
+    /// Failure message → number of photos and one example source.
+    failures: BTreeMap<String, (u64, String)>,
+    updates: usize,
+    last_heartbeat: Instant,
+}
+
+impl Step<'_> {
+    async fn run(
+        &mut self,
+        jobs: Vec<Job>,
+        mut delivery: Option<&mut Delivery>,
+        settings: &PhotoSettings,
+        scope: PhotoScope,
+    ) -> anyhow::Result<()> {
+        let media = self.media;
+        let downloader = Arc::new(Downloader::new(settings.download.clone())?);
+        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        let cpu = Arc::new(Semaphore::new(cores));
+        let render = Arc::new(settings.render.clone());
+        let concurrency = settings.concurrency.max(1);
+        let mut jobs = jobs.into_iter().enumerate();
+        let mut waiting: HashMap<usize, Job> = HashMap::new();
+        let mut tasks: JoinSet<(usize, TaskOutcome)> = JoinSet::new();
+        loop {
+            while tasks.len() < concurrency {
+                let Some((key, job)) = jobs.next() else {
+                    break;
+                };
+                match plan(&job, delivery.as_deref_mut(), settings, scope) {
+                    Plan::Skip => {}
+                    Plan::Reuse => {
+                        self.store.record_photo_unchanged(&job.ids(), None)?;
+                        self.counts.reused += job.rows.len() as u64;
+                        self.updated()?;
+                    }
+                    Plan::Fail(error) => self.fail(&job, &error)?,
+                    Plan::Download { url, validators } => {
+                        let downloader = Arc::clone(&downloader);
+                        tasks.spawn(async move {
+                            let outcome = match downloader.fetch(&url, validators.as_ref()).await {
+                                Ok(Fetched::NotModified(validators)) => TaskOutcome::NotModified(validators),
+                                Ok(Fetched::Body { bytes, validators }) => {
+                                    TaskOutcome::Fetched { bytes, validators }
+                                }
+                                Err(error) => TaskOutcome::Failed(error.to_string()),
+                            };
+                            (key, outcome)
+                        });
+                        waiting.insert(key, job);
+                    }
+                    Plan::Render { bytes, member } => {
+                        let job_hash = hash_hex(&bytes);
+                        if let Some(outcome) =
+                            self.known_bytes(&job, &job_hash, member, &Validators::default())?
+                        {
+                            self.apply(&job, outcome)?;
+                            continue;
+                        }
+                        tasks.spawn(render_task(
+                            key,
+                            bytes,
+                            job_hash,
+                            Validators::default(),
+                            member,
+                            Arc::clone(&cpu),
+                            Arc::clone(&render),
+                            media.clone(),
+                        ));
+                        waiting.insert(key, job);
+                    }
+                }
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            let (key, outcome) = joined.context("a photo task panicked")?;
+            let Some(job) = waiting.remove(&key) else {
+                continue;
+            };
+            match outcome {
+                TaskOutcome::Fetched { bytes, validators } => {
+                    let job_hash = hash_hex(&bytes);
+                    if let Some(outcome) = self.known_bytes(&job, &job_hash, None, &validators)? {
+                        self.apply(&job, outcome)?;
+                        continue;
+                    }
+                    tasks.spawn(render_task(
+                        key,
+                        bytes,
+                        job_hash,
+                        validators,
+                        None,
+                        Arc::clone(&cpu),
+                        Arc::clone(&render),
+                        media.clone(),
+                    ));
+                    waiting.insert(key, job);
+                }
+                other => self.apply(&job, other)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the outcome for bytes already known: the same bytes the
+    /// photo has (unchanged), or bytes stored for another photo whose
+    /// files are all present (stored without rendering again).
+    fn known_bytes(
+        &self,
+        job: &Job,
+        content_hash: &str,
+        member: Option<(u64, u32)>,
+        validators: &Validators,
+    ) -> anyhow::Result<Option<TaskOutcome>> {
+        let Some(image) = self.store.stored_image(content_hash)? else {
+            return Ok(None);
+        };
+        let media = self.media_complete(&image);
+        let same_as_stored = job.all_stored()
+            && job
+                .rows
+                .iter()
+                .all(|row| row.content_hash.as_deref() == Some(content_hash));
+        if same_as_stored && media && member.is_none() {
+            return Ok(Some(TaskOutcome::NotModified(validators.clone())));
+        }
+        Ok(media.then(|| TaskOutcome::Stored {
+            image,
+            validators: validators.clone(),
+            member,
+        }))
+    }
+
+    fn media_complete(&self, image: &StoredImage) -> bool {
+        !image.variants.is_empty()
+            && image
+                .variants
+                .iter()
+                .all(|variant| self.media.contains(&variant.path))
+    }
+
+    fn apply(&mut self, job: &Job, outcome: TaskOutcome) -> anyhow::Result<()> {
+        let ids = job.ids();
+        match outcome {
+            TaskOutcome::NotModified(validators) => {
+                let new_validators = Some(&validators).filter(|validators| !validators.is_empty());
+                self.store.record_photo_unchanged(&ids, new_validators)?;
+                self.counts.reused += ids.len() as u64;
+            }
+            TaskOutcome::Stored {
+                image,
+                validators,
+                member,
+            } => {
+                for row in &job.rows {
+                    if row.status == PhotoStatus::Stored
+                        && row.content_hash.as_deref() == Some(&image.content_hash)
+                    {
+                        self.counts.reused += 1;
+                    } else {
+                        self.counts.stored += 1;
+                    }
+                }
+                self.store
+                    .record_photo_stored(&ids, &image, &validators, member)?;
+            }
+            TaskOutcome::Failed(error) => return self.fail(job, &error),
+            TaskOutcome::Fetched { .. } => unreachable!("fetched bytes are rendered before they are applied"),
+        }
+        self.updated()
+    }
+
+    fn fail(&mut self, job: &Job, error: &str) -> anyhow::Result<()> {
+        self.store.record_photo_failed(&job.ids(), error)?;
+        self.counts.failed += job.rows.len() as u64;
+        let entry = self
+            .failures
+            .entry(error.to_string())
+            .or_insert_with(|| (0, job.describe()));
+        entry.0 += job.rows.len() as u64;
+        self.updated()
+    }
+
+    /// Commits every [`UPDATES_PER_COMMIT`] updates, and keeps the lock's
+    /// heartbeat going through long photo steps.
+    fn updated(&mut self) -> anyhow::Result<()> {
+        self.updates += 1;
+        let heartbeat_due = self.last_heartbeat.elapsed() >= Duration::from_secs(HEARTBEAT_SECONDS);
+        if self.updates < UPDATES_PER_COMMIT && !heartbeat_due {
+            return Ok(());
+        }
+        if let Some(lock) = self.lock {
+            self.store.heartbeat(lock)?;
+        }
+        self.store.commit()?;
+        self.store.begin()?;
+        self.updates = 0;
+        self.last_heartbeat = Instant::now();
+        Ok(())
+    }
+
+    fn report(&self, reporter: &mut Reporter) {
+        for (error, (count, example)) in self.failures.iter().take(FAILURES_SHOWN) {
+            reporter.warn(&format!(
+                "{} failed: {error} (e.g. {example})",
+                plural(*count, "photo")
+            ));
+        }
+        let hidden: u64 = self
+            .failures
+            .values()
+            .skip(FAILURES_SHOWN)
+            .map(|(count, _)| count)
+            .sum();
+        if hidden > 0 {
+            reporter.warn(&format!(
+                "{} failed for other reasons",
+                plural(hidden, "more photo")
+            ));
+        }
+    }
+}
+
+/// Decides what a job needs, reading its bytes from the delivery when the
+/// photo is a file of it.
+fn plan(job: &Job, delivery: Option<&mut Delivery>, settings: &PhotoSettings, scope: PhotoScope) -> Plan {
+    match &job.source {
+        PhotoSource::Url(url) => {
+            if job.all_stored() {
+                match job.validators() {
+                    Some(validators) => Plan::Download {
+                        url: url.clone(),
+                        validators: Some(validators),
+                    },
+                    None if scope.refresh => Plan::Download {
+                        url: url.clone(),
+                        validators: None,
+                    },
+                    None => Plan::Reuse,
+                }
+            } else {
+                Plan::Download {
+                    url: url.clone(),
+                    validators: None,
+                }
+            }
+        }
+        PhotoSource::ArchiveMember(name) => {
+            let Some(delivery) = delivery else {
+                return if job.all_stored() { Plan::Reuse } else { Plan::Skip };
+            };
+            plan_member(job, name, delivery, settings)
+        }
+    }
+}
+
+fn plan_member(job: &Job, name: &str, delivery: &mut Delivery, settings: &PhotoSettings) -> Plan {
+    let key = archive::base_name(name).to_lowercase();
+    let limit = settings.download.max_bytes;
+    match delivery {
+        Delivery::Zip {
+            archive,
+            members,
+            extracted,
+        } => {
+            let Some((member, size, crc)) = members.get(&key).cloned() else {
+                // A DIFF delivery repeats only new files: earlier ones stand.
+                return if job.all_stored() {
+                    Plan::Reuse
+                } else {
+                    Plan::Fail(format!("`{name}` is not in the delivery"))
+                };
+            };
+            if job.all_stored() && job.rows.iter().all(|row| row.member == Some((size, crc))) {
+                return Plan::Reuse;
+            }
+            if *extracted + size > settings.max_archive_bytes {
+                return Plan::Fail(format!(
+                    "not extracted: the run reached its limit of {} bytes extracted from {}",
+                    settings.max_archive_bytes,
+                    archive.path().display()
+                ));
+            }
+            match archive.read_member(&member, limit) {
+                Ok(bytes) => {
+                    *extracted += bytes.len() as u64;
+                    Plan::Render {
+                        bytes,
+                        member: Some((size, crc)),
+                    }
+                }
+                Err(error) => Plan::Fail(format!("{:#}", anyhow::Error::new(error))),
+            }
+        }
+        Delivery::Directory { folder, files } => {
+            let Some(file_name) = files.get(&key) else {
+                return if job.all_stored() {
+                    Plan::Reuse
+                } else {
+                    Plan::Fail(format!("`{name}` is not in {}", folder.display()))
+                };
+            };
+            let path = folder.join(file_name);
+            match std::fs::metadata(&path) {
+                Ok(metadata) if metadata.len() > limit => {
+                    return Plan::Fail(format!("larger than the {limit}-byte limit"));
+                }
+                Ok(_) => {}
+                Err(error) => return Plan::Fail(format!("cannot read {}: {error}", path.display())),
+            }
+            match std::fs::read(&path) {
+                Ok(bytes) => Plan::Render { bytes, member: None },
+                Err(error) => Plan::Fail(format!("cannot read {}: {error}", path.display())),
+            }
+        }
+    }
+}
+
+/// Decodes, resizes and stores one photo on the blocking pool, one photo
+/// per core at a time.
+#[allow(clippy::too_many_arguments)]
+async fn render_task(
+    key: usize,
+    bytes: Vec<u8>,
+    content_hash: String,
+    validators: Validators,
+    member: Option<(u64, u32)>,
+    cpu: Arc<Semaphore>,
+    settings: Arc<RenderSettings>,
+    media: MediaDir,
+) -> (usize, TaskOutcome) {
+    let Ok(_permit) = cpu.acquire_owned().await else {
+        return (key, TaskOutcome::Failed("the photo step was stopped".to_string()));
+    };
+    let rendered =
+        tokio::task::spawn_blocking(move || render_and_store(&bytes, content_hash, &settings, &media)).await;
+    let outcome = match rendered {
+        Ok(Ok(image)) => TaskOutcome::Stored {
+            image,
+            validators,
+            member,
+        },
+        Ok(Err(error)) => TaskOutcome::Failed(error),
+        Err(error) => TaskOutcome::Failed(format!("decoding stopped: {error}")),
+    };
+    (key, outcome)
+}
+
+fn render_and_store(
+    bytes: &[u8],
+    content_hash: String,
+    settings: &RenderSettings,
+    media: &MediaDir,
+) -> Result<StoredImage, String> {
+    let rendered = variants::render(bytes, settings).map_err(|error| error.to_string())?;
+    let extension = settings.format.extension();
+    let mut stored = Vec::with_capacity(rendered.variants.len());
+    for variant in rendered.variants {
+        let path = media::variant_path(&content_hash, &variant.name, extension);
+        media.write(&path, &variant.bytes).map_err(|error| {
+            format!(
+                "cannot write {} in the media directory {}: {error}",
+                path,
+                media.root().display()
+            )
+        })?;
+        stored.push(StoredVariant {
+            name: variant.name,
+            width: variant.width,
+            height: variant.height,
+            path,
+        });
+    }
+    Ok(StoredImage {
+        content_hash,
+        width: rendered.width,
+        height: rendered.height,
+        variants: stored,
+    })
+}
+
+fn hash_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
