@@ -58,6 +58,9 @@ fn main() {
             AGENCY,
             "--database",
             database_arg,
+            // The synthetic photo URLs point at a closed port; photos have
+            // a benchmark of their own (benches/photo_pipeline.rs).
+            "--no-photos",
         ];
         let first = median_of(|| {
             remove_database(&database);

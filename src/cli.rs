@@ -47,7 +47,7 @@ pub struct Cli {
 /// Exit statuses, shown by `--help` and in the man page.
 pub const EXIT_STATUS_HELP: &str = "Exit status:
   0  success
-  1  finished, but some records were rejected
+  1  finished, but some records were rejected or some photos failed
   2  invalid arguments or settings file
   3  the input could not be read, or the database could not be opened or written
   4  a safety guard kept listings from being withdrawn
@@ -103,7 +103,7 @@ pub enum Command {
 /// Exit statuses of `passerelle sync`: the worst of its integrations'.
 pub const SYNC_EXIT_STATUS_HELP: &str = "Exit status, the worst of the integrations' results:
   0  every integration imported
-  1  some records were rejected
+  1  some records were rejected or some photos failed
   2  invalid arguments or settings file
   3  an integration could not be fetched or imported
   4  a safety guard kept listings from being withdrawn

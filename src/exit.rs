@@ -10,7 +10,7 @@ use crate::transport::archive::ArchiveError;
 pub enum ExitStatus {
     /// Everything was read and applied.
     Success = 0,
-    /// Finished, but some records were rejected.
+    /// Finished, but some records were rejected or some photos failed.
     RecordsRejected = 1,
     /// Invalid arguments or settings file (clap exits with 2 itself).
     Usage = 2,

@@ -180,8 +180,16 @@ fn sync_one(
     result.seconds = started.elapsed().as_secs_f64();
     let counts = result.counts.map_or_else(String::new, |counts| {
         format!(
-            ": {} created, {} updated, {} unchanged, {} withdrawn, {} rejected",
-            counts.created, counts.updated, counts.unchanged, counts.withdrawn, counts.rejected
+            ": {} created, {} updated, {} unchanged, {} withdrawn, {} rejected; photos: {} stored, {} reused, {} \
+             failed",
+            counts.created,
+            counts.updated,
+            counts.unchanged,
+            counts.withdrawn,
+            counts.rejected,
+            counts.photos_stored,
+            counts.photos_reused,
+            counts.photos_failed
         )
     });
     let message = format!(
@@ -343,13 +351,21 @@ fn record_failure(entry: &IntegrationConfig, database: &std::path::Path, error: 
 
 fn print_table(results: &[SyncResult], reporter: &mut Reporter) -> std::io::Result<()> {
     reporter.data(&format!(
-        "{:<20} {:<14} {:>7} {:>7} {:>9} {:>9} {:>8} {:>9}",
-        "INTEGRATION", "STATUS", "CREATED", "UPDATED", "UNCHANGED", "WITHDRAWN", "REJECTED", "SECONDS"
+        "{:<20} {:<14} {:>7} {:>7} {:>9} {:>9} {:>8} {:>13} {:>9}",
+        "INTEGRATION",
+        "STATUS",
+        "CREATED",
+        "UPDATED",
+        "UNCHANGED",
+        "WITHDRAWN",
+        "REJECTED",
+        "PHOTOS FAILED",
+        "SECONDS"
     ))?;
     for result in results {
         let counts = result.counts.unwrap_or_default();
         reporter.data(&format!(
-            "{:<20} {:<14} {:>7} {:>7} {:>9} {:>9} {:>8} {:>9.1}",
+            "{:<20} {:<14} {:>7} {:>7} {:>9} {:>9} {:>8} {:>13} {:>9.1}",
             result.integration,
             result.status,
             counts.created,
@@ -357,6 +373,7 @@ fn print_table(results: &[SyncResult], reporter: &mut Reporter) -> std::io::Resu
             counts.unchanged,
             counts.withdrawn,
             counts.rejected,
+            counts.photos_failed,
             result.seconds
         ))?;
     }

@@ -146,6 +146,26 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
         );
     }
 
+    // The [photos] values that parse but make no sense (a quality of 0, two
+    // variants of one name) are found by the same code that applies them.
+    if let Some(photos) = document.get("photos").cloned()
+        && let Ok(section) = photos.try_into::<super::PhotosSection>()
+    {
+        let file = super::ConfigFile {
+            photos: section,
+            ..super::ConfigFile::default()
+        };
+        if let Err(error) = super::photo_settings(&file, Path::new(super::DEFAULT_DATABASE)) {
+            let message = error.to_string();
+            let (key, reason) = message
+                .split_once(": ")
+                .map_or(("photos".to_string(), message.clone()), |(key, reason)| {
+                    (key.to_string(), reason.to_string())
+                });
+            problem(key, reason);
+        }
+    }
+
     let integrations = document
         .get("integrations")
         .and_then(Value::as_array)
@@ -320,6 +340,16 @@ mod tests {
         let text = include_str!("../../config.example.toml");
         let problems = check(Path::new("config.example.toml"), text, &|_| true);
         assert_eq!(problems, Vec::new());
+    }
+
+    #[test]
+    fn reports_photo_values_that_make_no_sense() {
+        let duplicate = "[photos]\nvariants = [{ name = \"large\", max_side = 800 }, { name = \"large\", max_side = 200 }]\n";
+        let problems = check(Path::new("bad.toml"), duplicate, &|_| true);
+        assert_eq!(paths(&problems), ["photos.variants"]);
+        assert!(problems[0].message.contains("unique name"), "{problems:?}");
+        let quality = check(Path::new("bad.toml"), "[photos]\nquality = 0\n", &|_| true);
+        assert_eq!(paths(&quality), ["photos.quality"]);
     }
 
     #[test]

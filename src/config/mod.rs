@@ -111,7 +111,7 @@ pub fn photo_settings(file: &ConfigFile, database: &Path) -> anyhow::Result<Phot
     let mut settings = PhotoSettings::new(media_dir);
     if let Some(concurrency) = section.concurrency {
         if !(1..=64).contains(&concurrency) {
-            return Err(UsageError("photos.concurrency must be between 1 and 64".to_string()).into());
+            return Err(UsageError("photos.concurrency: must be between 1 and 64".to_string()).into());
         }
         settings.concurrency = concurrency;
     }
@@ -135,7 +135,7 @@ pub fn photo_settings(file: &ConfigFile, database: &Path) -> anyhow::Result<Phot
     }
     if let Some(quality) = section.quality {
         if !(1..=100).contains(&quality) {
-            return Err(UsageError("photos.quality must be between 1 and 100".to_string()).into());
+            return Err(UsageError("photos.quality: must be between 1 and 100".to_string()).into());
         }
         render.quality = quality;
     }
@@ -156,7 +156,7 @@ pub fn photo_settings(file: &ConfigFile, database: &Path) -> anyhow::Result<Phot
             }
         }
         if variants.is_empty() {
-            return Err(UsageError("photos.variants must name at least one variant".to_string()).into());
+            return Err(UsageError("photos.variants: must name at least one variant".to_string()).into());
         }
         render.variants = variants.clone();
     }

@@ -667,3 +667,117 @@ fn replace_bytes(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     out.extend_from_slice(rest);
     out
 }
+
+#[test]
+fn shipped_zip_with_photo_files_renders_the_default_variants() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let output = passerelle()
+        .arg("import")
+        .arg(fixture("photos-full.zip"))
+        .args(["--crm", "poliris", "--agency", AGENCY, "--database"])
+        .arg(&database)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("photos: 5 stored, 0 reused, 0 failed"),
+        "{stderr}"
+    );
+
+    let media = dir.path().join("passerelle.media");
+    let rows = photo_rows(&database);
+    let terrasse = row(&rows, "ouest-001-terrasse.jpg");
+    assert_eq!(terrasse.size, Some((2000, 1500)));
+    assert_eq!(
+        variant_image(&media, terrasse, "large").dimensions(),
+        (1600, 1200)
+    );
+    assert_eq!(variant_image(&media, terrasse, "thumb").dimensions(), (400, 300));
+    let jardin = row(&rows, "ouest-003-jardin.jpg");
+    assert_eq!(variant_image(&media, jardin, "large").dimensions(), (900, 1200));
+    assert_eq!(variant_image(&media, jardin, "thumb").dimensions(), (300, 400));
+    assert_eq!((jardin.listing.as_str(), jardin.rank), ("OUEST-003", 2));
+}
+
+/// A sync over FTP brings the photos in; the next sync of the same drop
+/// only asks whether they changed, and `--photos-only` fetches nothing.
+#[test]
+fn sync_stores_photos_then_only_revalidates_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let gallery = Gallery::start();
+    gallery.serve_any(Served::photo(jpeg(&two_tone(30, 20), None), "image/jpeg"));
+    let drops = dir.path().join("ftp-root/hektor");
+    std::fs::create_dir_all(&drops).unwrap();
+    let export = std::fs::read(fixture("cp1252-crlf.csv")).unwrap();
+    let served = replace_bytes(
+        &export,
+        b"http://127.0.0.1:9/",
+        format!("{}/", gallery.base()).as_bytes(),
+    );
+    std::fs::write(drops.join("AGENCE-SUD.csv"), served).unwrap();
+    let ftp = crate::ftp::start_server(&dir.path().join("ftp-root"), 54100..=54199);
+    let settings = dir.path().join("passerelle.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            r#"
+[database]
+path = "passerelle.db"
+
+[staging]
+path = "staging"
+
+[ftp]
+host = "127.0.0.1"
+port = {}
+user = "passerelle"
+min_age_seconds = 0
+
+[photos]
+allow_private_networks = true
+variants = [{{ name = "large", max_side = 24 }}]
+
+[[integrations]]
+name = "sud"
+crm = "hektor"
+agency = "AGENCE-SUD"
+"#,
+            ftp.port
+        ),
+    )
+    .unwrap();
+    let sync = |extra: &[&str]| {
+        let output = passerelle()
+            .args(["sync", "--format", "json", "--config"])
+            .arg(&settings)
+            .args(extra)
+            .env("PASSERELLE_FTP_PASSWORD", crate::ftp::PASSWORD)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+        let counts = &results[0]["counts"];
+        (
+            counts["photos_stored"].as_u64().unwrap(),
+            counts["photos_reused"].as_u64().unwrap(),
+            counts["photos_failed"].as_u64().unwrap(),
+        )
+    };
+
+    assert_eq!(sync(&[]), (7, 0, 0));
+    gallery.reset_counts();
+    assert_eq!(sync(&[]), (0, 7, 0));
+    let seen = gallery.seen();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|request| request.conditional),
+        "{seen:?}"
+    );
+    assert_eq!(gallery.body_bytes(), 0);
+
+    gallery.reset_counts();
+    assert_eq!(sync(&["--photos-only"]), (0, 0, 0), "nothing is pending");
+    assert!(gallery.seen().is_empty());
+}
