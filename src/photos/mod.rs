@@ -109,11 +109,11 @@ pub fn process(
     lock: Option<&LockToken>,
     reporter: &mut Reporter,
 ) -> anyhow::Result<PhotoCounts> {
-    let rows = store.photos_to_check(integration, scope.unstored_only)?;
-    if rows.is_empty() {
+    sync_photo_rows(store, integration, lock)?;
+    let mut page = store.photos_to_check(integration, scope.unstored_only, None, PAGE_ROWS)?;
+    if page.is_empty() {
         return Ok(PhotoCounts::default());
     }
-    let jobs = group_by_source(rows);
     let mut delivery = match files {
         Some(files) => Some(Delivery::open(files)?),
         None => None,
@@ -132,7 +132,19 @@ pub fn process(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(step.run(jobs, delivery.as_mut(), settings, scope));
+    let tools = Tools::new(settings)?;
+    // A page at a time, so that memory does not grow with the number of
+    // photos. A source repeated across two pages is fetched once per page;
+    // its bytes are still stored once.
+    let result = (|| {
+        while !page.is_empty() {
+            let cursor = page.last().map(PhotoRow::position);
+            let jobs = group_by_source(std::mem::take(&mut page));
+            runtime.block_on(step.run(jobs, delivery.as_mut(), settings, scope, &tools))?;
+            page = store.photos_to_check(integration, scope.unstored_only, cursor, PAGE_ROWS)?;
+        }
+        Ok(())
+    })();
     match result {
         Ok(()) => store.commit()?,
         Err(error) => {
@@ -142,6 +154,57 @@ pub fn process(
     }
     step.report(reporter);
     Ok(step.counts)
+}
+
+/// Photo rows read from the store at a time.
+const PAGE_ROWS: usize = 4_000;
+
+/// What every page of a photo step shares: the HTTP client, one permit per
+/// core for rendering, and the render settings.
+struct Tools {
+    downloader: Arc<Downloader>,
+    cpu: Arc<Semaphore>,
+    render: Arc<RenderSettings>,
+}
+
+impl Tools {
+    fn new(settings: &PhotoSettings) -> anyhow::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        Ok(Self {
+            downloader: Arc::new(Downloader::new(settings.download.clone())?),
+            cpu: Arc::new(Semaphore::new(cores)),
+            render: Arc::new(settings.render.clone()),
+        })
+    }
+}
+
+/// Listings whose photo rows are brought in line per transaction.
+const LISTINGS_PER_COMMIT: usize = 500;
+
+/// Brings the photo rows of the listings created or changed since the last
+/// photo step in line with their photo lists. The listing writes only mark
+/// them, which keeps the import of listing data fast.
+fn sync_photo_rows(
+    store: &SqliteStore,
+    integration: IntegrationId,
+    lock: Option<&LockToken>,
+) -> anyhow::Result<()> {
+    let listings = store.listings_with_pending_photos(integration)?;
+    for chunk in listings.chunks(LISTINGS_PER_COMMIT) {
+        store.begin()?;
+        let synced = chunk
+            .iter()
+            .try_for_each(|listing| store.sync_listing_photos(*listing))
+            .and_then(|()| lock.map_or(Ok(()), |lock| store.heartbeat(lock)));
+        match synced {
+            Ok(()) => store.commit()?,
+            Err(error) => {
+                store.rollback()?;
+                return Err(error);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The photo rows sharing one source, handled as one.
@@ -296,12 +359,12 @@ impl Step<'_> {
         mut delivery: Option<&mut Delivery>,
         settings: &PhotoSettings,
         scope: PhotoScope,
+        tools: &Tools,
     ) -> anyhow::Result<()> {
         let media = self.media;
-        let downloader = Arc::new(Downloader::new(settings.download.clone())?);
-        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-        let cpu = Arc::new(Semaphore::new(cores));
-        let render = Arc::new(settings.render.clone());
+        let downloader = &tools.downloader;
+        let cpu = &tools.cpu;
+        let render = &tools.render;
         let concurrency = settings.concurrency.max(1);
         let mut jobs = jobs.into_iter().enumerate();
         let mut waiting: HashMap<usize, Job> = HashMap::new();
@@ -320,7 +383,7 @@ impl Step<'_> {
                     }
                     Plan::Fail(error) => self.fail(&job, &error)?,
                     Plan::Download { url, validators } => {
-                        let downloader = Arc::clone(&downloader);
+                        let downloader = Arc::clone(downloader);
                         tasks.spawn(async move {
                             let outcome = match downloader.fetch(&url, validators.as_ref()).await {
                                 Ok(Fetched::NotModified(validators)) => TaskOutcome::NotModified(validators),
@@ -347,8 +410,8 @@ impl Step<'_> {
                             job_hash,
                             Validators::default(),
                             member,
-                            Arc::clone(&cpu),
-                            Arc::clone(&render),
+                            Arc::clone(cpu),
+                            Arc::clone(render),
                             media.clone(),
                         ));
                         waiting.insert(key, job);
@@ -375,8 +438,8 @@ impl Step<'_> {
                         job_hash,
                         validators,
                         None,
-                        Arc::clone(&cpu),
-                        Arc::clone(&render),
+                        Arc::clone(cpu),
+                        Arc::clone(render),
                         media.clone(),
                     ));
                     waiting.insert(key, job);

@@ -244,7 +244,6 @@ impl<'s> Writer<'s> {
             (None, Target::Nowhere { .. }) => ApplyOutcome::Created,
             (Some(stored), Target::Store { run, .. }) => {
                 self.store.update_listing(stored.id, *run, row, &raw.to_json()?)?;
-                self.store.set_listing_photos(stored.id, &row.listing.photos)?;
                 if withdrawn {
                     self.store.withdraw_listing(stored.id, *run)?;
                 }
@@ -255,7 +254,6 @@ impl<'s> Writer<'s> {
                     .store
                     .insert_listing(*integration, *run, row, &raw.to_json()?)?;
                 self.store.mark_seen(id, line)?;
-                self.store.set_listing_photos(id, &row.listing.photos)?;
                 if withdrawn {
                     self.store.withdraw_listing(id, *run)?;
                 }

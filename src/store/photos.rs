@@ -25,6 +25,14 @@ pub enum PhotoStatus {
     Failed,
 }
 
+impl PhotoRow {
+    /// The row's place in the order [`SqliteStore::photos_to_check`] reads
+    /// rows in: the cursor of the next page.
+    pub fn position(&self) -> (ListingId, i64, PhotoId) {
+        (self.listing, self.rank, self.id)
+    }
+}
+
 impl PhotoStatus {
     fn from_str(text: &str) -> Self {
         match text {
@@ -39,6 +47,8 @@ impl PhotoStatus {
 #[derive(Debug, Clone)]
 pub struct PhotoRow {
     pub id: PhotoId,
+    pub listing: ListingId,
+    pub rank: i64,
     pub source: PhotoSource,
     pub status: PhotoStatus,
     pub validators: Validators,
@@ -117,8 +127,50 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Returns the photos of the integration's active listings, listing by
-    /// listing in rank order; with `unstored_only`, the pending and failed
+    /// Returns the integration's listings whose photo rows may not match
+    /// their photo list: created with photos or changed since the photo
+    /// step last ran for them.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn listings_with_pending_photos(&self, integration: IntegrationId) -> anyhow::Result<Vec<ListingId>> {
+        let ids = self
+            .connection
+            .prepare_cached(
+                "SELECT id FROM listings WHERE integration_id = ?1 AND photos_pending = 1 ORDER BY id",
+            )?
+            .query_map([integration], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    /// Brings a listing's photo rows in line with the photo list of its
+    /// stored data, and clears its pending mark.
+    ///
+    /// # Errors
+    /// A database error, or stored data that is not a listing.
+    pub fn sync_listing_photos(&self, listing: ListingId) -> anyhow::Result<()> {
+        /// The part of a stored listing this needs.
+        #[derive(Deserialize)]
+        struct PhotoList {
+            #[serde(default)]
+            photos: Vec<Photo>,
+        }
+        let data: String = self
+            .connection
+            .prepare_cached("SELECT data FROM listings WHERE id = ?1")?
+            .query_row([listing], |row| row.get(0))?;
+        let list: PhotoList = serde_json::from_str(&data)?;
+        self.set_listing_photos(listing, &list.photos)?;
+        self.connection
+            .prepare_cached("UPDATE listings SET photos_pending = 0 WHERE id = ?1")?
+            .execute([listing])?;
+        Ok(())
+    }
+
+    /// Returns up to `limit` photos of the integration's active listings,
+    /// listing by listing in rank order, from the one after `after` (a
+    /// [`PhotoRow::position`]); with `unstored_only`, the pending and failed
     /// ones only.
     ///
     /// # Errors
@@ -127,38 +179,49 @@ impl SqliteStore {
         &self,
         integration: IntegrationId,
         unstored_only: bool,
+        after: Option<(ListingId, i64, PhotoId)>,
+        limit: usize,
     ) -> anyhow::Result<Vec<PhotoRow>> {
         let mut statement = self.connection.prepare_cached(
             "SELECT photos.id, photos.source_kind, photos.source, photos.status, photos.etag,
-                    photos.last_modified, photos.member_size, photos.member_crc, photos.content_hash
+                    photos.last_modified, photos.member_size, photos.member_crc, photos.content_hash,
+                    photos.listing_id, photos.rank
              FROM photos JOIN listings ON listings.id = photos.listing_id
              WHERE listings.integration_id = ?1 AND listings.withdrawn_at IS NULL
                AND (?2 = 0 OR photos.status <> 'stored')
-             ORDER BY listings.id, photos.rank",
+               AND (photos.listing_id, photos.rank, photos.id) > (?3, ?4, ?5)
+             ORDER BY photos.listing_id, photos.rank, photos.id
+             LIMIT ?6",
         )?;
+        let (listing, rank, id) = after.unwrap_or((i64::MIN, i64::MIN, i64::MIN));
         let rows = statement
-            .query_map(params![integration, unstored_only], |row| {
-                let kind: String = row.get(1)?;
-                let location: String = row.get(2)?;
-                let status: String = row.get(3)?;
-                let size: Option<i64> = row.get(6)?;
-                let crc: Option<i64> = row.get(7)?;
-                Ok(PhotoRow {
-                    id: row.get(0)?,
-                    source: if kind == "url" {
-                        PhotoSource::Url(location)
-                    } else {
-                        PhotoSource::ArchiveMember(location)
-                    },
-                    status: PhotoStatus::from_str(&status),
-                    validators: Validators {
-                        etag: row.get(4)?,
-                        last_modified: row.get(5)?,
-                    },
-                    member: size.zip(crc).map(|(size, crc)| (size as u64, crc as u32)),
-                    content_hash: row.get(8)?,
-                })
-            })?
+            .query_map(
+                params![integration, unstored_only, listing, rank, id, limit as i64],
+                |row| {
+                    let kind: String = row.get(1)?;
+                    let location: String = row.get(2)?;
+                    let status: String = row.get(3)?;
+                    let size: Option<i64> = row.get(6)?;
+                    let crc: Option<i64> = row.get(7)?;
+                    Ok(PhotoRow {
+                        id: row.get(0)?,
+                        listing: row.get(9)?,
+                        rank: row.get(10)?,
+                        source: if kind == "url" {
+                            PhotoSource::Url(location)
+                        } else {
+                            PhotoSource::ArchiveMember(location)
+                        },
+                        status: PhotoStatus::from_str(&status),
+                        validators: Validators {
+                            etag: row.get(4)?,
+                            last_modified: row.get(5)?,
+                        },
+                        member: size.zip(crc).map(|(size, crc)| (size as u64, crc as u32)),
+                        content_hash: row.get(8)?,
+                    })
+                },
+            )?
             .collect::<Result<_, _>>()?;
         Ok(rows)
     }
@@ -326,7 +389,7 @@ mod tests {
 
     fn sources(store: &SqliteStore, integration: IntegrationId) -> Vec<String> {
         store
-            .photos_to_check(integration, false)
+            .photos_to_check(integration, false, None, 100)
             .unwrap()
             .into_iter()
             .map(|row| row.source.location().to_string())
@@ -340,7 +403,7 @@ mod tests {
         store
             .set_listing_photos(listing, &[photo("http://a/1.jpg"), photo("http://a/2.jpg")])
             .unwrap();
-        let first = store.photos_to_check(integration, false).unwrap();
+        let first = store.photos_to_check(integration, false, None, 100).unwrap();
         let image = StoredImage {
             content_hash: "abcd".to_string(),
             width: 10,
@@ -362,15 +425,35 @@ mod tests {
             )
             .unwrap();
         assert_eq!(sources(&store, integration), ["http://a/2.jpg", "http://a/3.jpg"]);
-        let rows = store.photos_to_check(integration, false).unwrap();
+        let rows = store.photos_to_check(integration, false, None, 100).unwrap();
         assert_eq!(
             rows[0].status,
             PhotoStatus::Stored,
             "a moved photo keeps its files"
         );
         assert_eq!(rows[0].id, first[1].id);
-        let unstored = store.photos_to_check(integration, true).unwrap();
+        let unstored = store.photos_to_check(integration, true, None, 100).unwrap();
         assert_eq!(unstored.len(), 1);
+    }
+
+    #[test]
+    fn pages_cover_every_photo_once_in_order() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let (integration, listing) = listing(&store);
+        let photos: Vec<Photo> = (1..=5).map(|n| photo(&format!("http://a/{n}.jpg"))).collect();
+        store.set_listing_photos(listing, &photos).unwrap();
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store.photos_to_check(integration, false, cursor, 2).unwrap();
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() <= 2);
+            cursor = page.last().map(PhotoRow::position);
+            seen.extend(page.into_iter().map(|row| row.rank));
+        }
+        assert_eq!(seen, [1, 2, 3, 4, 5]);
     }
 
     #[test]
@@ -380,7 +463,7 @@ mod tests {
         store
             .set_listing_photos(listing, &[photo("http://a/1.jpg"), photo("http://a/2.jpg")])
             .unwrap();
-        let rows = store.photos_to_check(integration, false).unwrap();
+        let rows = store.photos_to_check(integration, false, None, 100).unwrap();
         let image = StoredImage {
             content_hash: "abcd".to_string(),
             width: 10,
@@ -398,7 +481,7 @@ mod tests {
         store
             .record_photo_failed(&[rows[0].id, rows[1].id], "HTTP 503")
             .unwrap();
-        let after = store.photos_to_check(integration, false).unwrap();
+        let after = store.photos_to_check(integration, false, None, 100).unwrap();
         assert_eq!(after[0].status, PhotoStatus::Stored);
         assert_eq!(after[1].status, PhotoStatus::Failed);
         assert_eq!(store.stored_image("abcd").unwrap(), Some(image));

@@ -224,8 +224,9 @@ impl SqliteStore {
         let listing = row.listing;
         let mut statement = self.connection.prepare_cached(
             "INSERT INTO listings (integration_id, source_id, reference, transaction_kind, property_kind, price,
-                 postal_code, city, title, content_hash, data, raw, first_seen_at, last_changed_at, last_run_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
+                 postal_code, city, title, content_hash, data, raw, first_seen_at, last_changed_at, last_run_id,
+                 photos_pending)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15)",
         )?;
         statement.execute(params![
             integration,
@@ -242,6 +243,7 @@ impl SqliteStore {
             raw,
             now,
             run,
+            !listing.photos.is_empty(),
         ])?;
         Ok(self.connection.last_insert_rowid())
     }
@@ -259,7 +261,7 @@ impl SqliteStore {
         let mut statement = self.connection.prepare_cached(
             "UPDATE listings SET reference = ?2, transaction_kind = ?3, property_kind = ?4, price = ?5,
                  postal_code = ?6, city = ?7, title = ?8, content_hash = ?9, data = ?10, raw = ?11,
-                 last_changed_at = ?12, last_run_id = ?13, withdrawn_at = NULL
+                 last_changed_at = ?12, last_run_id = ?13, withdrawn_at = NULL, photos_pending = 1
              WHERE id = ?1",
         )?;
         statement.execute(params![

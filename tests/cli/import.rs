@@ -7,6 +7,7 @@ use passerelle::crm::poliris::synthetic;
 use passerelle::encoding::TextEncoding;
 use serde_json::Value;
 
+use crate::gallery::{Gallery, Served, jpeg, two_tone};
 use crate::support::{active_source_ids, counts, fixture, import, open_database, passerelle};
 
 const OUEST: &str = "AGENCE-OUEST";
@@ -726,19 +727,60 @@ fn duplicate_integration_names_are_refused() {
     );
 }
 
+/// Blanks every photo URL of a synthetic export but the first, which
+/// becomes `photo`.
+fn one_photo_only(export: &[u8], photo: &str) -> String {
+    let text = std::str::from_utf8(export).unwrap();
+    let mut kept = false;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive("\r\n") {
+        let fields: Vec<String> = line
+            .trim_end_matches("\r\n")
+            .split("!#")
+            .map(|field| {
+                if !field.starts_with("\"http://127.0.0.1:9/") {
+                    field.to_string()
+                } else if kept {
+                    "\"\"".to_string()
+                } else {
+                    kept = true;
+                    format!("\"{photo}\"")
+                }
+            })
+            .collect();
+        out.push_str(&fields.join("!#"));
+        out.push_str("\r\n");
+    }
+    out
+}
+
 #[test]
 fn concurrent_import_of_same_agency_stops() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("passerelle.db");
+    // The first import holds the agency's lock for at least four seconds,
+    // whatever the machine's speed: its only photo comes from a slow server.
+    let gallery = Gallery::start();
+    let mut slow = Served::photo(jpeg(&two_tone(8, 8), None), "image/jpeg");
+    slow.delay = Some(std::time::Duration::from_secs(4));
+    gallery.serve("/slow.jpg", slow);
+    let settings = dir.path().join("passerelle.toml");
+    std::fs::write(
+        &settings,
+        "[photos]\nallow_private_networks = true\ntimeout_seconds = 30\n",
+    )
+    .unwrap();
+    let mut generated = Vec::new();
+    synthetic::write_export(&mut generated, "BIG", 20_000, 5, 0, TextEncoding::Utf8).unwrap();
     let export = dir.path().join("Annonces.csv");
-    let mut file = std::fs::File::create(&export).unwrap();
-    synthetic::write_export(&mut file, "BIG", 20_000, 5, 0, TextEncoding::Utf8).unwrap();
-    drop(file);
+    std::fs::write(&export, one_photo_only(&generated, &gallery.url("/slow.jpg"))).unwrap();
 
     let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("passerelle"))
-        .args(["import", "--no-photos"])
+        .arg("import")
         .arg(&export)
-        .args(["--quiet", "--crm", "poliris", "--agency", "BIG", "--database"])
+        .args(["--quiet", "--crm", "poliris", "--agency", "BIG", "--config"])
+        .arg(&settings)
+        .arg("--database")
         .arg(&database)
         .spawn()
         .unwrap();
