@@ -169,7 +169,7 @@ pub struct PhotoArgs {
     /// Process only the photos that earlier runs left pending or failed,
     /// without importing listings. `import` takes archive photos from its
     /// INPUT; `sync` fetches nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     pub photos_only: bool,
 
     /// Download again the stored photos whose server sent no ETag or

@@ -125,6 +125,10 @@ fn run_lines(run: &RunRecord) -> Vec<String> {
             "records:  {} rejected, {} of other agencies, {} warnings",
             counts.rejected, counts.skipped, counts.warnings
         ),
+        format!(
+            "photos:   {} stored, {} reused, {} failed",
+            counts.photos_stored, counts.photos_reused, counts.photos_failed
+        ),
     ];
     if let Some(reason) = &run.guard_reason {
         lines.push(format!("guard:    {reason}"));

@@ -298,17 +298,13 @@ fn fetch_and_import(
             settings,
             encoding: None,
             allow_mass_withdrawal: false,
-            dry_run: args.dry_run,
+            dry_run: false,
             trigger: "sync",
             wait: args.wait,
             held_lock,
             photos: args.photos.scope(),
             photos_only: true,
         };
-        if args.dry_run {
-            reporter.info(&format!("sync {}: a dry run processes no photo", entry.name));
-            return Ok(None);
-        }
         return import_pending_photos(&request, reporter).map(Some);
     }
     let staged: PathBuf = match fetch_to_staging(fetch_settings, config, reporter) {

@@ -340,6 +340,20 @@ mod tests {
     }
 
     #[test]
+    fn webp_output_is_webp() {
+        let settings = RenderSettings {
+            format: OutputFormat::Webp,
+            ..small_settings()
+        };
+        let rendered = render(&png(100, 50), &settings).unwrap();
+        for variant in &rendered.variants {
+            assert_eq!(sniff(&variant.bytes).unwrap(), ImageFormat::WebP);
+        }
+        let decoded = image::load_from_memory(&rendered.variants[1].bytes).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (16, 8));
+    }
+
+    #[test]
     fn html_is_not_an_image() {
         let error = render(b"<!DOCTYPE html><html>", &small_settings()).unwrap_err();
         assert!(
