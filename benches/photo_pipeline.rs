@@ -208,6 +208,7 @@ fn resync(dir: &Path) {
     let settings = dir.join("resync.toml");
     fs::write(&settings, "[photos]\nallow_private_networks = true\n").unwrap();
     let database = dir.join("resync.db");
+
     let import = || {
         let started = Instant::now();
         let status = Command::new(env!("CARGO_BIN_EXE_passerelle"))
@@ -222,6 +223,7 @@ fn resync(dir: &Path) {
         assert!(status.success(), "passerelle import failed");
         started.elapsed()
     };
+
     let first = import();
     let first_requests = server.seen().len();
     server.reset_counts();

@@ -183,6 +183,7 @@ impl Downloader {
             }
         }
         let mut response = request.send().await.map_err(transport_error)?;
+
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED && validators.is_some() {
             return Ok(Fetched::NotModified(Validators::of(&response)));
@@ -197,6 +198,7 @@ impl Downloader {
         if response.content_length().is_some_and(|length| length > limit) {
             return Err(DownloadError::TooLarge { limit });
         }
+
         let received = Validators::of(&response);
         let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {

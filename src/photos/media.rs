@@ -132,7 +132,7 @@ impl MediaDir {
     }
 }
 
-/// What a garbage collection of the media directory found.
+/// Counts of one garbage collection of the media directory.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct GarbageReport {
     /// Files a stored photo refers to.

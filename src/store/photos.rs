@@ -397,7 +397,7 @@ mod tests {
     }
 
     #[test]
-    fn photos_follow_the_listing_and_keep_what_was_stored() {
+    fn photo_rows_follow_listing_and_keep_stored_files() {
         let store = SqliteStore::open_in_memory().unwrap();
         let (integration, listing) = listing(&store);
         store
@@ -457,7 +457,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_keeps_an_earlier_stored_photo() {
+    fn failed_attempt_keeps_earlier_stored_photo() {
         let store = SqliteStore::open_in_memory().unwrap();
         let (integration, listing) = listing(&store);
         store

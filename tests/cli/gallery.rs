@@ -209,7 +209,7 @@ pub fn webp(image: &RgbImage) -> Vec<u8> {
     bytes
 }
 
-/// A TIFF-structured EXIF block, big-endian, with one entry: Orientation.
+/// Builds a TIFF-structured EXIF block, big-endian, with one entry: Orientation.
 fn exif_orientation(orientation: u16) -> Vec<u8> {
     let mut exif = b"MM\x00\x2a\x00\x00\x00\x08".to_vec();
     exif.extend_from_slice(&1u16.to_be_bytes());
@@ -222,8 +222,8 @@ fn exif_orientation(orientation: u16) -> Vec<u8> {
     exif
 }
 
-/// A small PNG that declares `side` × `side` pixels: its header is all a
-/// decoder needs to be asked for gigabytes.
+/// Builds a small PNG that declares `side` × `side` pixels: its header is all
+/// a decoder needs to be asked for gigabytes.
 pub fn png_bomb(side: u32) -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut header = Vec::new();

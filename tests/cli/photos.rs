@@ -594,7 +594,7 @@ fn import_sample(settings: &Path, input: &Path) -> Run {
 /// port: refused by the address guard, then refused by the port, then
 /// served once a copy points at a server of the test's.
 #[test]
-fn real_sample_photos_fail_cleanly_and_import_when_served() {
+fn real_sample_photos_refused_then_served() {
     let Some(samples) = crate::support::samples_dir() else {
         return;
     };
@@ -672,7 +672,7 @@ fn replace_bytes(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn shipped_zip_with_photo_files_renders_the_default_variants() {
+fn shipped_zip_photos_render_default_variants() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("passerelle.db");
     let output = passerelle()
