@@ -42,6 +42,9 @@ use variants::RenderSettings;
 /// Photo updates written per transaction, at most.
 const UPDATES_PER_COMMIT: usize = 200;
 
+/// Longest wait before buffered photo updates are written.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
+
 /// Distinct failure messages printed one by one; the rest are counted.
 const FAILURES_SHOWN: usize = 5;
 
@@ -125,10 +128,11 @@ pub fn process(
         lock,
         counts: PhotoCounts::default(),
         failures: BTreeMap::new(),
-        updates: 0,
+        pending: Vec::new(),
+        recent: HashMap::new(),
+        last_flush: Instant::now(),
         last_heartbeat: Instant::now(),
     };
-    store.begin()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -136,21 +140,12 @@ pub fn process(
     // A page at a time, so that memory does not grow with the number of
     // photos. A source repeated across two pages is fetched once per page;
     // its bytes are still stored once.
-    let result = (|| {
-        while !page.is_empty() {
-            let cursor = page.last().map(PhotoRow::position);
-            let jobs = group_by_source(std::mem::take(&mut page));
-            runtime.block_on(step.run(jobs, delivery.as_mut(), settings, scope, &tools))?;
-            page = store.photos_to_check(integration, scope.unstored_only, cursor, PAGE_ROWS)?;
-        }
-        Ok(())
-    })();
-    match result {
-        Ok(()) => store.commit()?,
-        Err(error) => {
-            store.rollback()?;
-            return Err(error);
-        }
+    while !page.is_empty() {
+        let cursor = page.last().map(PhotoRow::position);
+        let jobs = group_by_source(std::mem::take(&mut page));
+        runtime.block_on(step.run(jobs, delivery.as_mut(), settings, scope, &tools))?;
+        step.flush()?;
+        page = store.photos_to_check(integration, scope.unstored_only, cursor, PAGE_ROWS)?;
     }
     step.report(reporter);
     Ok(step.counts)
@@ -348,8 +343,32 @@ struct Step<'a> {
     counts: PhotoCounts,
     /// Failure message → number of photos and one example source.
     failures: BTreeMap<String, (u64, String)>,
-    updates: usize,
+    /// Outcomes not written yet. They are written in short transactions,
+    /// never held open while a download is awaited, so that other runs
+    /// sharing the database can write meanwhile.
+    pending: Vec<Update>,
+    /// Photos rendered by this step, by content hash, before they are written.
+    recent: HashMap<String, StoredImage>,
+    last_flush: Instant,
     last_heartbeat: Instant,
+}
+
+/// An outcome to record for the rows of one job.
+enum Update {
+    Unchanged {
+        ids: Vec<PhotoId>,
+        validators: Option<Validators>,
+    },
+    Stored {
+        ids: Vec<PhotoId>,
+        image: StoredImage,
+        validators: Validators,
+        member: Option<(u64, u32)>,
+    },
+    Failed {
+        ids: Vec<PhotoId>,
+        error: String,
+    },
 }
 
 impl Step<'_> {
@@ -377,9 +396,11 @@ impl Step<'_> {
                 match plan(&job, delivery.as_deref_mut(), settings, scope) {
                     Plan::Skip => {}
                     Plan::Reuse => {
-                        self.store.record_photo_unchanged(&job.ids(), None)?;
                         self.counts.reused += job.rows.len() as u64;
-                        self.updated()?;
+                        self.record(Update::Unchanged {
+                            ids: job.ids(),
+                            validators: None,
+                        })?;
                     }
                     Plan::Fail(error) => self.fail(&job, &error)?,
                     Plan::Download { url, validators } => {
@@ -422,6 +443,7 @@ impl Step<'_> {
                 break;
             };
             let (key, outcome) = joined.context("a photo task panicked")?;
+            self.flush_if_due()?;
             let Some(job) = waiting.remove(&key) else {
                 continue;
             };
@@ -460,7 +482,11 @@ impl Step<'_> {
         member: Option<(u64, u32)>,
         validators: &Validators,
     ) -> anyhow::Result<Option<TaskOutcome>> {
-        let Some(image) = self.store.stored_image(content_hash)? else {
+        let known = match self.recent.get(content_hash) {
+            Some(image) => Some(image.clone()),
+            None => self.store.stored_image(content_hash)?,
+        };
+        let Some(image) = known else {
             return Ok(None);
         };
         let media = self.media_complete(&image);
@@ -491,9 +517,11 @@ impl Step<'_> {
         let ids = job.ids();
         match outcome {
             TaskOutcome::NotModified(validators) => {
-                let new_validators = Some(&validators).filter(|validators| !validators.is_empty());
-                self.store.record_photo_unchanged(&ids, new_validators)?;
                 self.counts.reused += ids.len() as u64;
+                self.record(Update::Unchanged {
+                    ids,
+                    validators: Some(validators).filter(|validators| !validators.is_empty()),
+                })
             }
             TaskOutcome::Stored {
                 image,
@@ -509,40 +537,81 @@ impl Step<'_> {
                         self.counts.stored += 1;
                     }
                 }
-                self.store
-                    .record_photo_stored(&ids, &image, &validators, member)?;
+                self.recent.insert(image.content_hash.clone(), image.clone());
+                self.record(Update::Stored {
+                    ids,
+                    image,
+                    validators,
+                    member,
+                })
             }
-            TaskOutcome::Failed(error) => return self.fail(job, &error),
+            TaskOutcome::Failed(error) => self.fail(job, &error),
             TaskOutcome::Fetched { .. } => unreachable!("fetched bytes are rendered before they are applied"),
         }
-        self.updated()
     }
 
     fn fail(&mut self, job: &Job, error: &str) -> anyhow::Result<()> {
-        self.store.record_photo_failed(&job.ids(), error)?;
         self.counts.failed += job.rows.len() as u64;
         let entry = self
             .failures
             .entry(error.to_string())
             .or_insert_with(|| (0, job.describe()));
         entry.0 += job.rows.len() as u64;
-        self.updated()
+        self.record(Update::Failed {
+            ids: job.ids(),
+            error: error.to_string(),
+        })
     }
 
-    /// Commits every [`UPDATES_PER_COMMIT`] updates, and keeps the lock's
+    fn record(&mut self, update: Update) -> anyhow::Result<()> {
+        self.pending.push(update);
+        self.flush_if_due()
+    }
+
+    /// Writes the buffered updates once there are [`UPDATES_PER_COMMIT`] of
+    /// them or [`FLUSH_INTERVAL`] has passed, and keeps the lock's
     /// heartbeat going through long photo steps.
-    fn updated(&mut self) -> anyhow::Result<()> {
-        self.updates += 1;
+    fn flush_if_due(&mut self) -> anyhow::Result<()> {
         let heartbeat_due = self.last_heartbeat.elapsed() >= Duration::from_secs(HEARTBEAT_SECONDS);
-        if self.updates < UPDATES_PER_COMMIT && !heartbeat_due {
-            return Ok(());
+        if self.pending.len() >= UPDATES_PER_COMMIT
+            || heartbeat_due
+            || (!self.pending.is_empty() && self.last_flush.elapsed() >= FLUSH_INTERVAL)
+        {
+            self.flush()?;
         }
-        if let Some(lock) = self.lock {
-            self.store.heartbeat(lock)?;
+        Ok(())
+    }
+
+    /// Writes the buffered updates in one transaction, with a heartbeat.
+    fn flush(&mut self) -> anyhow::Result<()> {
+        let store = self.store;
+        store.begin()?;
+        let written = self
+            .pending
+            .iter()
+            .try_for_each(|update| match update {
+                Update::Unchanged { ids, validators } => {
+                    store.record_photo_unchanged(ids, validators.as_ref())
+                }
+                Update::Stored {
+                    ids,
+                    image,
+                    validators,
+                    member,
+                } => store.record_photo_stored(ids, image, validators, *member),
+                Update::Failed { ids, error } => store.record_photo_failed(ids, error),
+            })
+            .and_then(|()| self.lock.map_or(Ok(()), |lock| store.heartbeat(lock)));
+        match written {
+            Ok(()) => store.commit()?,
+            Err(error) => {
+                store.rollback()?;
+                return Err(error);
+            }
         }
-        self.store.commit()?;
-        self.store.begin()?;
-        self.updates = 0;
+        self.pending.clear();
+        self.recent.clear();
+        self.last_flush = Instant::now();
         self.last_heartbeat = Instant::now();
         Ok(())
     }

@@ -784,3 +784,77 @@ agency = "AGENCE-SUD"
     assert_eq!(sync(&["--photos-only"]), (0, 0, 0), "nothing is pending");
     assert!(gallery.seen().is_empty());
 }
+
+/// A photo step waiting on a slow server holds no write transaction, so
+/// another agency's import into the same database goes through meanwhile,
+/// even past SQLite's ten-second wait for a lock.
+#[test]
+fn slow_photos_do_not_block_other_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let gallery = Gallery::start();
+    gallery.serve(
+        "/quick.jpg",
+        Served::photo(jpeg(&two_tone(20, 20), None), "image/jpeg"),
+    );
+    let mut slow = Served::photo(jpeg(&two_tone(20, 20), None), "image/jpeg");
+    slow.delay = Some(std::time::Duration::from_secs(14));
+    gallery.serve("/slow.jpg", slow);
+    let input = write_csv(
+        dir.path(),
+        "Annonces.csv",
+        &[record(
+            "L1",
+            &[gallery.url("/quick.jpg"), gallery.url("/slow.jpg")],
+        )],
+    );
+    let settings = settings(dir.path(), "allow_private_networks = true\ntimeout_seconds = 30");
+    let settings_text = std::fs::read_to_string(&settings)
+        .unwrap()
+        .replace("timeout_seconds = 1\n", "");
+    std::fs::write(&settings, settings_text).unwrap();
+
+    let mut slow_import = std::process::Command::new(assert_cmd::cargo::cargo_bin("passerelle"))
+        .arg("import")
+        .arg(&input)
+        .args(["--quiet", "--crm", "poliris", "--agency", AGENCY, "--config"])
+        .arg(&settings)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !gallery.seen().iter().any(|seen| seen.path == "/slow.jpg") {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the slow photo was never asked for"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The quick photo's outcome is written within the step's two-second flush.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let other = passerelle()
+        .arg("import")
+        .arg(fixture("cp1252-crlf.csv"))
+        .args([
+            "--crm",
+            "poliris",
+            "--agency",
+            "AGENCE-SUD",
+            "--no-photos",
+            "--config",
+        ])
+        .arg(&settings)
+        .output()
+        .unwrap();
+    assert_eq!(
+        other.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    assert!(
+        started.elapsed().as_secs() < 14,
+        "the other import ran while the slow photo was still on its way"
+    );
+    assert_eq!(slow_import.wait().unwrap().code(), Some(0));
+    let rows = photo_rows(&dir.path().join("listings.db"));
+    assert!(rows.iter().all(|row| row.status == "stored"), "{rows:#?}");
+}
