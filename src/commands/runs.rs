@@ -52,7 +52,7 @@ fn list(
         return Ok(reporter.data(&serde_json::to_string(&runs)?)?);
     }
     reporter.data(&format!(
-        "{:>5}  {:<20}  {:<7} {:<8} {:<16} {:<13} {:>6} {:>7} {:>7} {:>9} {:>9} {:>8}",
+        "{:>5}  {:<20}  {:<7} {:<8} {:<16} {:<13} {:>6} {:>7} {:>7} {:>9} {:>9} {:>8} {:>13}",
         "ID",
         "STARTED",
         "TRIGGER",
@@ -64,12 +64,13 @@ fn list(
         "UPDATED",
         "UNCHANGED",
         "WITHDRAWN",
-        "REJECTED"
+        "REJECTED",
+        "PHOTOS FAILED"
     ))?;
     for run in &runs {
         let counts = &run.counts;
         reporter.data(&format!(
-            "{:>5}  {:<20}  {:<7} {:<8} {:<16} {:<13} {:>6} {:>7} {:>7} {:>9} {:>9} {:>8}",
+            "{:>5}  {:<20}  {:<7} {:<8} {:<16} {:<13} {:>6} {:>7} {:>7} {:>9} {:>9} {:>8} {:>13}",
             run.id,
             run.started_at,
             run.trigger,
@@ -81,7 +82,8 @@ fn list(
             counts.updated,
             counts.unchanged,
             counts.withdrawn,
-            counts.rejected
+            counts.rejected,
+            counts.photos_failed
         ))?;
     }
     if runs.is_empty() {
@@ -140,7 +142,16 @@ fn run_lines(run: &RunRecord) -> Vec<String> {
 }
 
 fn issue_line(issue: &StoredIssue) -> String {
-    let mut line = format!("{}: {}:{}: ", issue.severity, issue.file, issue.line);
+    // Photo failures have no line: they belong to a listing, not a record.
+    let mut line = match issue.line {
+        0 => format!("{}: {}: ", issue.severity, issue.file),
+        line => format!("{}: {}:{line}: ", issue.severity, issue.file),
+    };
+    if issue.line == 0
+        && let Some(source_id) = &issue.source_id
+    {
+        line.push_str(&format!("listing {source_id}, "));
+    }
     if let Some(rank) = issue.column_rank {
         line.push_str(&format!("column {rank}"));
         if let Some(name) = &issue.column_name {

@@ -89,7 +89,9 @@ pub enum DownloadError {
     InvalidUrl(String),
     #[error("HTTP {status}")]
     Status { status: u16 },
-    #[error("larger than the {limit}-byte limit")]
+    #[error("{reason} (after {attempts} attempts)")]
+    Retried { reason: String, attempts: u32 },
+    #[error("larger than the {} MB limit (photos.max_megabytes)", limit / (1024 * 1024))]
     TooLarge { limit: u64 },
     #[error("served as `{content_type}`, not as an image")]
     NotAnImage { content_type: String },
@@ -162,10 +164,11 @@ impl Downloader {
                     backoff *= 2;
                     attempt += 1;
                 }
-                Err(DownloadError::Transport(reason)) if attempt > 1 => {
-                    return Err(DownloadError::Transport(format!(
-                        "{reason} (after {attempt} attempts)"
-                    )));
+                Err(error) if attempt > 1 && error.is_transient() => {
+                    return Err(DownloadError::Retried {
+                        reason: error.to_string(),
+                        attempts: attempt,
+                    });
                 }
                 result => return result,
             }
@@ -182,7 +185,10 @@ impl Downloader {
                 request = request.header(header::IF_MODIFIED_SINCE, last_modified);
             }
         }
-        let mut response = request.send().await.map_err(transport_error)?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|error| self.transport_error(error))?;
 
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED && validators.is_some() {
@@ -201,7 +207,11 @@ impl Downloader {
 
         let received = Validators::of(&response);
         let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
-        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| self.transport_error(error))?
+        {
             if (bytes.len() + chunk.len()) as u64 > limit {
                 return Err(DownloadError::TooLarge { limit });
             }
@@ -231,26 +241,41 @@ fn check_content_type(response: &reqwest::Response) -> Result<(), DownloadError>
     }
 }
 
-/// Describes a transport failure with its innermost cause ("connection
-/// refused", "operation timed out"), which is what an operator acts on.
-fn transport_error(error: reqwest::Error) -> DownloadError {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else if error.is_redirect() {
-        "redirect failed"
-    } else {
-        "transfer failed"
-    };
-    let mut innermost: &dyn std::error::Error = &error;
-    while let Some(source) = innermost.source() {
-        innermost = source;
-    }
-    let cause = innermost.to_string();
-    if cause == error.to_string() {
-        DownloadError::Transport(kind.to_string())
-    } else {
-        DownloadError::Transport(format!("{kind}: {cause}"))
+impl Downloader {
+    /// Describes a transport failure with its innermost cause ("connection
+    /// refused"), which is what an operator acts on; a timeout names the
+    /// limit instead.
+    fn transport_error(&self, error: reqwest::Error) -> DownloadError {
+        if error.is_timeout() {
+            let limit = if error.is_connect() {
+                format!(
+                    "no connection within {} s (photos.connect_timeout_seconds)",
+                    self.settings.connect_timeout.as_secs()
+                )
+            } else {
+                format!(
+                    "not received within {} s (photos.timeout_seconds)",
+                    self.settings.timeout.as_secs()
+                )
+            };
+            return DownloadError::Transport(format!("timed out: {limit}"));
+        }
+        let kind = if error.is_connect() {
+            "cannot connect"
+        } else if error.is_redirect() {
+            "redirect failed"
+        } else {
+            "transfer failed"
+        };
+        let mut innermost: &dyn std::error::Error = &error;
+        while let Some(source) = innermost.source() {
+            innermost = source;
+        }
+        let cause = innermost.to_string();
+        if cause == error.to_string() {
+            DownloadError::Transport(kind.to_string())
+        } else {
+            DownloadError::Transport(format!("{kind}: {cause}"))
+        }
     }
 }

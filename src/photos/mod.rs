@@ -30,10 +30,9 @@ use tokio::task::JoinSet;
 
 use crate::listing::PhotoSource;
 use crate::report::{Reporter, plural};
-use crate::store::IntegrationId;
-use crate::store::SqliteStore;
 use crate::store::lock::{HEARTBEAT_SECONDS, LockToken};
-use crate::store::photos::{PhotoId, PhotoRow, PhotoStatus, StoredImage, StoredVariant};
+use crate::store::photos::{PhotoFailure, PhotoId, PhotoRow, PhotoStatus, StoredImage, StoredVariant};
+use crate::store::{IntegrationId, RunId, SqliteStore};
 use crate::transport::archive::{self, Archive};
 use download::{DownloadSettings, Downloader, Fetched, Validators};
 use media::MediaDir;
@@ -47,6 +46,10 @@ const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Distinct failure messages printed one by one; the rest are counted.
 const FAILURES_SHOWN: usize = 5;
+
+/// Failed photos recorded with a run, at most; the `photos` table holds
+/// every one.
+const MAX_RECORDED_FAILURES: usize = 100;
 
 /// Everything the photo step needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +92,18 @@ pub enum PhotoFiles {
     Directory(PathBuf),
 }
 
+/// The run a photo step works for.
+#[derive(Debug, Clone, Copy)]
+pub struct StepTarget<'a> {
+    pub integration: IntegrationId,
+    /// The run that records failed photos with its rejected records.
+    pub run: Option<RunId>,
+    /// The feed, named in the recorded failures.
+    pub source: &'a str,
+    /// The integration's lock, kept alive through a long step.
+    pub lock: Option<&'a LockToken>,
+}
+
 /// Photos of one run, counted per listing photo.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PhotoCounts {
@@ -105,13 +120,13 @@ pub struct PhotoCounts {
 /// recorded, not returned.
 pub fn process(
     store: &SqliteStore,
-    integration: IntegrationId,
+    target: &StepTarget<'_>,
     files: Option<&PhotoFiles>,
     settings: &PhotoSettings,
     scope: PhotoScope,
-    lock: Option<&LockToken>,
     reporter: &mut Reporter,
 ) -> anyhow::Result<PhotoCounts> {
+    let (integration, lock) = (target.integration, target.lock);
     sync_photo_rows(store, integration, lock)?;
     let mut page = store.photos_to_check(integration, scope.unstored_only, None, PAGE_ROWS)?;
     if page.is_empty() {
@@ -125,7 +140,8 @@ pub fn process(
     let mut step = Step {
         store,
         media: &media,
-        lock,
+        target,
+        issues_recorded: 0,
         counts: PhotoCounts::default(),
         failures: BTreeMap::new(),
         pending: Vec::new(),
@@ -225,8 +241,15 @@ impl Job {
             .map(|row| row.validators.clone())
     }
 
+    /// Names the photo for people: its listing, its place and its source.
     fn describe(&self) -> String {
-        self.source.location().to_string()
+        let row = &self.rows[0];
+        format!(
+            "listing {}, photo {}: {}",
+            row.listing_source_id,
+            row.rank,
+            self.source.location()
+        )
     }
 }
 
@@ -339,7 +362,9 @@ enum TaskOutcome {
 struct Step<'a> {
     store: &'a SqliteStore,
     media: &'a MediaDir,
-    lock: Option<&'a LockToken>,
+    target: &'a StepTarget<'a>,
+    /// Failed photos recorded with the run so far.
+    issues_recorded: usize,
     counts: PhotoCounts,
     /// Failure message → number of photos and one example source.
     failures: BTreeMap<String, (u64, String)>,
@@ -368,6 +393,8 @@ enum Update {
     Failed {
         ids: Vec<PhotoId>,
         error: String,
+        /// The failures to record with the run, within [`MAX_RECORDED_FAILURES`].
+        issues: Vec<PhotoFailure>,
     },
 }
 
@@ -557,9 +584,27 @@ impl Step<'_> {
             .entry(error.to_string())
             .or_insert_with(|| (0, job.describe()));
         entry.0 += job.rows.len() as u64;
+        let room = match self.target.run {
+            Some(_) => MAX_RECORDED_FAILURES.saturating_sub(self.issues_recorded),
+            None => 0,
+        };
+        let issues: Vec<PhotoFailure> = job
+            .rows
+            .iter()
+            .take(room)
+            .map(|row| PhotoFailure {
+                file: self.target.source.to_string(),
+                listing_source_id: row.listing_source_id.clone(),
+                rank: row.rank,
+                location: job.source.location().to_string(),
+                error: error.to_string(),
+            })
+            .collect();
+        self.issues_recorded += issues.len();
         self.record(Update::Failed {
             ids: job.ids(),
             error: error.to_string(),
+            issues,
         })
     }
 
@@ -599,9 +644,17 @@ impl Step<'_> {
                     validators,
                     member,
                 } => store.record_photo_stored(ids, image, validators, *member),
-                Update::Failed { ids, error } => store.record_photo_failed(ids, error),
+                Update::Failed { ids, error, issues } => {
+                    store.record_photo_failed(ids, error)?;
+                    match self.target.run {
+                        Some(run) => issues
+                            .iter()
+                            .try_for_each(|issue| store.record_photo_issue(run, issue)),
+                        None => Ok(()),
+                    }
+                }
             })
-            .and_then(|()| self.lock.map_or(Ok(()), |lock| store.heartbeat(lock)));
+            .and_then(|()| self.target.lock.map_or(Ok(()), |lock| store.heartbeat(lock)));
         match written {
             Ok(()) => store.commit()?,
             Err(error) => {
@@ -618,7 +671,7 @@ impl Step<'_> {
 
     fn report(&self, reporter: &mut Reporter) {
         for (error, (count, example)) in self.failures.iter().take(FAILURES_SHOWN) {
-            reporter.warn(&format!(
+            reporter.failure(&format!(
                 "{} failed: {error} (e.g. {example})",
                 plural(*count, "photo")
             ));
@@ -630,9 +683,19 @@ impl Step<'_> {
             .map(|(count, _)| count)
             .sum();
         if hidden > 0 {
-            reporter.warn(&format!(
+            reporter.failure(&format!(
                 "{} failed for other reasons",
                 plural(hidden, "more photo")
+            ));
+        }
+        if self.counts.failed > 0 && self.target.run.is_some() {
+            let listed = if self.issues_recorded < self.counts.failed as usize {
+                format!("the first {}", self.issues_recorded)
+            } else {
+                "them".to_string()
+            };
+            reporter.failure(&format!(
+                "failed photos are tried again by the next run; passerelle runs show lists {listed}"
             ));
         }
     }

@@ -78,16 +78,10 @@ impl Default for RenderSettings {
 pub enum RenderError {
     #[error("not a JPEG, PNG or WebP image (the file starts with {start:?})")]
     UnknownFormat { start: String },
-    #[error(
-        "refused as a likely decompression bomb: {width} × {height} pixels is over the limit of {max_side} \
-         px per side and {max_pixels} pixels"
-    )]
-    TooManyPixels {
-        width: u32,
-        height: u32,
-        max_side: u32,
-        max_pixels: u64,
-    },
+    #[error("refused as a likely decompression bomb: {width} × {height} pixels is over {limit}")]
+    TooManyPixels { width: u32, height: u32, limit: String },
+    #[error("the JPEG data stops before its end marker: the file is cut short")]
+    Truncated,
     #[error("cannot decode the {format} image: {reason}")]
     Decode { format: &'static str, reason: String },
     #[error("cannot resize: {0}")]
@@ -208,16 +202,12 @@ fn decode(bytes: &[u8], settings: &RenderSettings) -> Result<RgbImage, RenderErr
         other => decode_error(other),
     })?;
     let (width, height) = decoder.dimensions();
-    if width > settings.max_side
-        || height > settings.max_side
-        || u64::from(width) * u64::from(height) > settings.max_pixels
-    {
-        return Err(RenderError::TooManyPixels {
-            width,
-            height,
-            max_side: settings.max_side,
-            max_pixels: settings.max_pixels,
-        });
+    if let Some(error) = size_error(width, height, settings) {
+        return Err(error);
+    }
+    // The JPEG decoder fills a cut-off picture with grey instead of failing.
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(RenderError::Truncated);
     }
     let orientation = decoder.orientation().map_err(decode_error)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
@@ -235,12 +225,34 @@ fn too_many_pixels(bytes: &[u8], format: ImageFormat, settings: &RenderSettings)
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.no_limits();
     let (width, height) = reader.into_dimensions().unwrap_or((0, 0));
-    RenderError::TooManyPixels {
+    size_error(width, height, settings).unwrap_or(RenderError::TooManyPixels {
         width,
         height,
-        max_side: settings.max_side,
-        max_pixels: settings.max_pixels,
-    }
+        limit: "the decoder's memory limit".to_string(),
+    })
+}
+
+/// Returns the error for a picture over a size limit, naming the limit.
+fn size_error(width: u32, height: u32, settings: &RenderSettings) -> Option<RenderError> {
+    let limit = if width.max(height) > settings.max_side {
+        format!("the limit of {} px per side", settings.max_side)
+    } else if u64::from(width) * u64::from(height) > settings.max_pixels {
+        format!("the limit of {} pixels (photos.max_pixels)", settings.max_pixels)
+    } else {
+        return None;
+    };
+    Some(RenderError::TooManyPixels { width, height, limit })
+}
+
+/// Returns whether a JPEG's last scan is followed by the end-of-image
+/// marker. Inside compressed data a 0xFF byte is always followed by 0x00 or
+/// a restart marker, so `FF D9` after the last `FF DA` (start of scan) can
+/// only be the end marker; an EXIF thumbnail's own end marker comes before.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let Some(last_scan) = bytes.windows(2).rposition(|pair| pair == [0xFF, 0xDA]) else {
+        return false;
+    };
+    bytes[last_scan..].windows(2).any(|pair| pair == [0xFF, 0xD9])
 }
 
 fn flatten_on_white(image: DynamicImage) -> RgbImage {
@@ -370,7 +382,25 @@ mod tests {
         };
         let error = render(&png(1200, 10), &settings).unwrap_err();
         assert!(error.to_string().contains("decompression bomb"), "{error}");
-        assert!(error.to_string().contains("1200 × 10"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("1200 × 10 pixels is over the limit of 1000 px per side"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn cut_off_jpeg_is_refused() {
+        let image = RgbImage::from_fn(64, 64, |x, y| Rgb([(x * 4) as u8, (y * 4) as u8, 90]));
+        let mut bytes = Vec::new();
+        JpegEncoder::new_with_quality(&mut bytes, 90)
+            .encode_image(&image)
+            .unwrap();
+        assert!(render(&bytes, &small_settings()).is_ok());
+        bytes.truncate(bytes.len() * 2 / 3);
+        let error = render(&bytes, &small_settings()).unwrap_err();
+        assert!(matches!(error, RenderError::Truncated), "{error}");
     }
 
     #[test]

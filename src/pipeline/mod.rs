@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::crm::adapter::{Feed, ListingRead, RecordOutcome};
 use crate::encoding::TextEncoding;
-use crate::photos::{self, PhotoCounts, PhotoFiles, PhotoScope, PhotoSettings};
+use crate::photos::{self, PhotoCounts, PhotoFiles, PhotoScope, PhotoSettings, StepTarget};
 use crate::report::{Reporter, plural};
 use crate::store::lock::LockToken;
 use crate::store::{IntegrationId, RunCounts, RunId, RunStatus, SqliteStore};
@@ -297,7 +297,16 @@ fn import_locked(
     store.commit()?;
     if let Some(photo_run) = &options.photos {
         let files = feed.photo_files();
-        let processed = run_photo_step(store, integration, files.as_ref(), photo_run, lock, reporter);
+        let processed = run_photo_step(
+            store,
+            integration,
+            run,
+            &source,
+            files.as_ref(),
+            photo_run,
+            lock,
+            reporter,
+        );
         let photo_counts = fail_run_on_error(store, run, &counts, processed)?;
         add_photo_counts(&mut counts, photo_counts);
     }
@@ -356,7 +365,7 @@ pub fn import_photos(
         let run = store.begin_run(integration, source, options.trigger)?;
         store.commit()?;
         let mut counts = RunCounts::default();
-        let processed = run_photo_step(store, integration, files, photo_run, lock, reporter);
+        let processed = run_photo_step(store, integration, run, source, files, photo_run, lock, reporter);
         let photo_counts = fail_run_on_error(store, run, &counts, processed)?;
         add_photo_counts(&mut counts, photo_counts);
         store.begin()?;
@@ -384,21 +393,29 @@ pub fn import_photos(
 }
 
 /// Runs the photo step of a run whose listing data is committed.
+#[allow(clippy::too_many_arguments)]
 fn run_photo_step(
     store: &SqliteStore,
     integration: IntegrationId,
+    run: RunId,
+    source: &str,
     files: Option<&PhotoFiles>,
     photo_run: &PhotoRun,
     lock: &LockToken,
     reporter: &mut Reporter,
 ) -> anyhow::Result<PhotoCounts> {
+    let target = StepTarget {
+        integration,
+        run: Some(run),
+        source,
+        lock: Some(lock),
+    };
     photos::process(
         store,
-        integration,
+        &target,
         files,
         &photo_run.settings,
         photo_run.scope,
-        Some(lock),
         reporter,
     )
 }

@@ -118,6 +118,13 @@ impl Reporter {
         self.warnings_hidden = 0;
     }
 
+    /// Writes a warning about data that could not be imported (failed
+    /// photos), whatever the quiet setting: like a rejected record, it is
+    /// what an operator acts on.
+    pub fn failure(&mut self, message: &str) {
+        self.log("warning", message, Map::new());
+    }
+
     /// Writes an error to stderr, whatever the quiet setting.
     pub fn error(&mut self, message: &str) {
         self.log("error", message, Map::new());

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::sqlite::timestamp;
-use super::{IntegrationId, ListingId, SqliteStore};
+use super::{IntegrationId, ListingId, RunId, SqliteStore};
 use crate::listing::{Photo, PhotoSource};
 use crate::photos::download::Validators;
 
@@ -48,6 +48,8 @@ impl PhotoStatus {
 pub struct PhotoRow {
     pub id: PhotoId,
     pub listing: ListingId,
+    /// The listing's source id, for messages.
+    pub listing_source_id: String,
     pub rank: i64,
     pub source: PhotoSource,
     pub status: PhotoStatus,
@@ -55,6 +57,19 @@ pub struct PhotoRow {
     /// Size and CRC-32 of the archive member it was stored from.
     pub member: Option<(u64, u32)>,
     pub content_hash: Option<String>,
+}
+
+/// A photo that failed, as recorded with its run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoFailure {
+    /// The feed the listing came from.
+    pub file: String,
+    pub listing_source_id: String,
+    /// The photo's place in its listing, from 1.
+    pub rank: i64,
+    /// The URL or file name.
+    pub location: String,
+    pub error: String,
 }
 
 /// A stored variant, as recorded in the `variants` column.
@@ -185,7 +200,7 @@ impl SqliteStore {
         let mut statement = self.connection.prepare_cached(
             "SELECT photos.id, photos.source_kind, photos.source, photos.status, photos.etag,
                     photos.last_modified, photos.member_size, photos.member_crc, photos.content_hash,
-                    photos.listing_id, photos.rank
+                    photos.listing_id, photos.rank, listings.source_id
              FROM photos JOIN listings ON listings.id = photos.listing_id
              WHERE listings.integration_id = ?1 AND listings.withdrawn_at IS NULL
                AND (?2 = 0 OR photos.status <> 'stored')
@@ -207,6 +222,7 @@ impl SqliteStore {
                         id: row.get(0)?,
                         listing: row.get(9)?,
                         rank: row.get(10)?,
+                        listing_source_id: row.get(11)?,
                         source: if kind == "url" {
                             PhotoSource::Url(location)
                         } else {
@@ -304,6 +320,28 @@ impl SqliteStore {
         for id in ids {
             statement.execute(params![id, error, now])?;
         }
+        Ok(())
+    }
+
+    /// Records a failed photo with the run, where `passerelle runs show`
+    /// lists it beside the rejected records.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn record_photo_issue(&self, run: RunId, failure: &PhotoFailure) -> anyhow::Result<()> {
+        self.connection
+            .prepare_cached(
+                "INSERT INTO run_errors (run_id, severity, file, line, source_id, column_name, value, message)
+                 VALUES (?1, 'photo_failed', ?2, 0, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                run,
+                failure.file,
+                failure.listing_source_id,
+                format!("photo {}", failure.rank),
+                failure.location,
+                failure.error,
+            ])?;
         Ok(())
     }
 

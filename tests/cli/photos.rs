@@ -320,22 +320,44 @@ fn failing_photos_are_recorded_while_the_listing_imports() {
     let rows = photo_rows(&database);
     let error = |suffix: &str| row(&rows, suffix).error.clone().unwrap_or_default();
     assert!(error("/missing.jpg").contains("HTTP 404"), "{rows:#?}");
-    assert!(error("/slow.jpg").contains("timed out"), "{rows:#?}");
+    assert!(
+        error("/slow.jpg").contains("timed out: not received within 1 s (photos.timeout_seconds)"),
+        "{rows:#?}"
+    );
     assert!(
         error("/page.jpg").contains("not a JPEG, PNG or WebP image"),
         "{rows:#?}"
     );
     assert!(
-        error("/huge.jpg").contains("larger than the 1048576-byte limit"),
+        error("/huge.jpg").contains("larger than the 1 MB limit (photos.max_megabytes)"),
         "{rows:#?}"
     );
     assert!(error("/bomb.png").contains("decompression bomb"), "{rows:#?}");
-    assert!(error("/bomb.png").contains("60000 × 60000"), "{rows:#?}");
+    assert!(
+        error("/bomb.png").contains("60000 × 60000 pixels is over the limit of 20000 px per side"),
+        "{rows:#?}"
+    );
     assert_eq!(row(&rows, "/ok.jpg").status, "stored");
     assert_eq!(row(&rows, "/ok.jpg").rank, 6);
     for failed in ["/missing.jpg", "/slow.jpg", "/page.jpg", "/huge.jpg", "/bomb.png"] {
         assert_eq!(row(&rows, failed).status, "failed");
     }
+    let run_id = run.summary["run_id"].as_i64().unwrap().to_string();
+    let shown = passerelle()
+        .args(["runs", "show", &run_id, "--config"])
+        .arg(&settings)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("photos:   1 stored, 0 reused, 5 failed"), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "photo_failed: {}: listing L1, photo 1: HTTP 404 [value: \"{}\"]",
+            input.display(),
+            gallery.url("/missing.jpg")
+        )),
+        "{shown}"
+    );
 
     // The next run tries the failed photos again; the missing one is back.
     gallery.serve(
@@ -343,8 +365,13 @@ fn failing_photos_are_recorded_while_the_listing_imports() {
         Served::photo(jpeg(&two_tone(24, 12), None), "image/jpeg"),
     );
     gallery.reset_counts();
-    let again = import(&settings, &input, &["--photos-only"]);
+    let again = import(&settings, &input, &["--photos-only", "--quiet"]);
     assert_eq!(again.photos(), (1, 0, 4), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("photo failed: HTTP") || again.stderr.contains("failed: refused"),
+        "--quiet still names failed photos: {}",
+        again.stderr
+    );
     assert_eq!(
         again.summary["counts"]["seen"], 0,
         "--photos-only reads no listing"
