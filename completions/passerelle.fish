@@ -27,7 +27,7 @@ end
 complete -c passerelle -n "__fish_passerelle_needs_command" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_needs_command" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_needs_command" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_needs_command" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_needs_command" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "parse" -d 'Read a CRM export and print each listing as JSON, without storing anything'
@@ -54,7 +54,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l log-form
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l all-columns -d 'With --explain, also list the empty columns'
-complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l integration -d 'Integration, by its `name` in the settings file; it supplies the CRM, agency, organization, agent mapping and credentials' -r
@@ -67,7 +67,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l staging-
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l encoding -d 'Text encoding of the listings file; `auto` picks UTF-8 when the whole file is valid UTF-8, else Windows-1252' -r -f -a "auto\t''
@@ -94,20 +94,20 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l wait -d
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l no-photos -d 'Import the listing data only; photos are neither fetched nor checked'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l photos-only -d 'Process only the photos that earlier runs left pending or failed, without importing listings. `import` takes archive photos from its INPUT; `sync` fetches nothing'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l refresh-photos -d 'Download again the stored photos whose server sent no ETag or Last-Modified; without this flag they count as unchanged while their URL is'
-complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l output-dir -d 'Write passerelle.1 and one page per subcommand (passerelle-import.1, …) into this directory instead of printing passerelle.1' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l format -d 'Output: a table for people, or one JSON array for programs' -r -f -a "text\t''
@@ -115,7 +115,7 @@ json\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l integration -d 'Integration, by its `name` in the settings file; it supplies the CRM, agency, organization, agent mapping and credentials' -r
@@ -137,7 +137,7 @@ json\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -f -a "show" -d 'Show one run: its counts, status, error, rejected records and warnings'
@@ -147,13 +147,13 @@ json\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -f -a "check" -d 'Check a settings file and report every problem with its key path: unknown keys, unknown CRM codes, repeated names, invalid values and environment variables that are not set. Exit status 2 when any'
@@ -161,19 +161,19 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -f -a "gc" -d 'Remove the photo files that no listing\'s photo refers to any more: photos dropped from their listing, or of deleted listings. Imports never remove files; this does, when run'
@@ -185,7 +185,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_
 json\t'One JSON object per line, for log collectors: `time`, `level`, `message` and the event\'s own fields'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l config -d 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l dry-run -d 'Count what would be removed, remove nothing'
-complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l integration -d 'Integration to sync, by its `name` in the settings file; repeatable [default: every integration]' -r
@@ -208,6 +208,6 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l dry-run -
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l no-photos -d 'Import the listing data only; photos are neither fetched nor checked'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l photos-only -d 'Process only the photos that earlier runs left pending or failed, without importing listings. `import` takes archive photos from its INPUT; `sync` fetches nothing'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l refresh-photos -d 'Download again the stored photos whose server sent no ETag or Last-Modified; without this flag they count as unchanged while their URL is'
-complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -s q -l quiet -d 'Print only errors and rejected records on stderr'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -s q -l quiet -d 'Print only errors, rejected records and failed photos on stderr'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -s V -l version -d 'Print version'

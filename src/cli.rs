@@ -20,7 +20,7 @@ use crate::report::LogFormat;
     after_long_help = EXIT_STATUS_HELP
 )]
 pub struct Cli {
-    /// Print only errors and rejected records on stderr.
+    /// Print only errors, rejected records and failed photos on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
 

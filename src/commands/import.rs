@@ -11,7 +11,7 @@ use crate::crm::registry;
 use crate::exit::ExitStatus;
 use crate::notify::{self, RunAlert};
 use crate::photos::PhotoScope;
-use crate::pipeline::{self, ImportOptions, PhotoRun, RunSummary};
+use crate::pipeline::{self, ImportOptions, PhotoRun, PhotoStep, RunSummary};
 use crate::report::Reporter;
 use crate::report::plural;
 use crate::store::{RunStatus, SqliteStore};
@@ -254,6 +254,15 @@ fn print_summary(summary: &RunSummary, settings: &config::ImportSettings, report
         Some(run) => format!("run {run} into {}", database.display()),
         None => "dry run, nothing written".to_string(),
     };
+    if summary.photo_step == PhotoStep::Only {
+        reporter.info(&format!(
+            "{heading}: {} {}, {}",
+            settings.crm, settings.agency, summary.source
+        ));
+        print_photo_counts(summary, reporter);
+        reporter.info(&format!("  status: {}", summary.status.as_str()));
+        return;
+    }
     reporter.info(&format!(
         "{heading}: {} {} from {} ({})",
         settings.crm,
@@ -278,13 +287,21 @@ fn print_summary(summary: &RunSummary, settings: &config::ImportSettings, report
         ));
     }
     reporter.info(&line);
-    if summary.run_id.is_some() {
-        reporter.info(&format!(
+    print_photo_counts(summary, reporter);
+    reporter.info(&format!("  status: {}", summary.status.as_str()));
+}
+
+fn print_photo_counts(summary: &RunSummary, reporter: &mut Reporter) {
+    let counts = &summary.counts;
+    let line = match summary.photo_step {
+        PhotoStep::Skipped if summary.dry_run => "  photos: not looked at in a dry run".to_string(),
+        PhotoStep::Skipped => "  photos: not looked at (--no-photos); the next run takes them".to_string(),
+        PhotoStep::Ran | PhotoStep::Only => format!(
             "  photos: {} stored, {} reused, {} failed",
             counts.photos_stored, counts.photos_reused, counts.photos_failed
-        ));
-    }
-    reporter.info(&format!("  status: {}", summary.status.as_str()));
+        ),
+    };
+    reporter.info(&line);
 }
 
 /// Prints what an operator must act on, whatever the summary format.

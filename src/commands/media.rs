@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::cli::{MediaAction, MediaGcArgs, SummaryFormat};
 use crate::config::{self, ConfigFile};
-use crate::exit::{ExitStatus, UsageError};
+use crate::exit::ExitStatus;
 use crate::photos::media::MediaDir;
 use crate::report::{Reporter, plural};
 use crate::store::SqliteStore;
@@ -22,14 +22,21 @@ fn collect_garbage(
 ) -> anyhow::Result<ExitStatus> {
     let database = config::database_path(args.database.as_deref(), config);
     if !database.is_file() {
-        return Err(UsageError(format!(
+        anyhow::bail!(
             "database {} does not exist; pass --database PATH",
             database.display()
-        ))
-        .into());
+        );
     }
     let store = SqliteStore::open(&database)?;
     let media = MediaDir::new(config::photo_settings(config, &database)?.media_dir);
+    if !media.root().is_dir() {
+        reporter.warn(&format!(
+            "media directory {} does not exist: {} has stored no photo there",
+            media.root().display(),
+            database.display()
+        ));
+    }
+    media.check_owner(&database)?;
     let referenced = store.referenced_media()?;
     let report = media.collect_garbage(
         &referenced,

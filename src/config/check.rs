@@ -100,6 +100,8 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
         .and_then(|table| table.remove("integrations"))
         .and_then(|entries| entries.as_array().cloned())
         .unwrap_or_default();
+    // [photos] is checked key by key below, so that every mistake shows.
+    let photos = sections.as_table_mut().and_then(|table| table.remove("photos"));
     let type_errors = std::iter::once((String::new(), sections.try_into::<ConfigFile>().err())).chain(
         entries.into_iter().enumerate().map(|(index, entry)| {
             (
@@ -146,24 +148,8 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
         );
     }
 
-    // The [photos] values that parse but make no sense (a quality of 0, two
-    // variants of one name) are found by the same code that applies them.
-    if let Some(photos) = document.get("photos").cloned()
-        && let Ok(section) = photos.try_into::<super::PhotosSection>()
-    {
-        let file = super::ConfigFile {
-            photos: section,
-            ..super::ConfigFile::default()
-        };
-        if let Err(error) = super::photo_settings(&file, Path::new(super::DEFAULT_DATABASE)) {
-            let message = error.to_string();
-            let (key, reason) = message
-                .split_once(": ")
-                .map_or(("photos".to_string(), message.clone()), |(key, reason)| {
-                    (key.to_string(), reason.to_string())
-                });
-            problem(key, reason);
-        }
+    if let Some(Value::Table(photos)) = photos {
+        check_photos(&photos, &mut problem);
     }
 
     let integrations = document
@@ -287,6 +273,37 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
 }
 
 /// Reports keys that no section allows, with their path.
+/// Checks each `[photos]` key alone: its type, then its value with the
+/// code that applies it. Unknown keys are left to [`unknown_keys`].
+fn check_photos(photos: &toml::Table, problem: &mut impl FnMut(String, String)) {
+    for (key, value) in photos {
+        let mut alone = toml::Table::new();
+        alone.insert(key.clone(), value.clone());
+        let section = match Value::Table(alone).try_into::<super::PhotosSection>() {
+            Ok(section) => section,
+            Err(error) => {
+                let message = error.to_string();
+                if !message.contains("unknown field") {
+                    let reason = message.lines().next().unwrap_or_default().to_string();
+                    problem(format!("photos.{key}"), reason);
+                }
+                continue;
+            }
+        };
+        let file = ConfigFile {
+            photos: section,
+            ..ConfigFile::default()
+        };
+        if let Err(error) = super::photo_settings(&file, Path::new(super::DEFAULT_DATABASE)) {
+            let message = error.to_string();
+            let reason = message
+                .split_once(": ")
+                .map_or(message.as_str(), |(_, reason)| reason);
+            problem(format!("photos.{key}"), reason.to_string());
+        }
+    }
+}
+
 fn unknown_keys(document: &Value, problem: &mut impl FnMut(String, String)) {
     let allowed = |section: &str| {
         SECTIONS
@@ -343,11 +360,42 @@ mod tests {
     }
 
     #[test]
+    fn reports_every_photo_mistake_at_once() {
+        let text = r#"
+[photos]
+allow_private_networks = "yes"
+format = "gif"
+max_megabytes = -1
+concurrency = 0
+quality = 150
+colour = 1
+"#;
+        let problems = check(Path::new("bad.toml"), text, &|_| true);
+        let mut found = paths(&problems);
+        found.sort_unstable();
+        assert_eq!(
+            found,
+            [
+                "photos.allow_private_networks",
+                "photos.colour",
+                "photos.concurrency",
+                "photos.format",
+                "photos.max_megabytes",
+                "photos.quality",
+            ],
+            "{problems:#?}"
+        );
+    }
+
+    #[test]
     fn reports_photo_values_that_make_no_sense() {
         let duplicate = "[photos]\nvariants = [{ name = \"large\", max_side = 800 }, { name = \"large\", max_side = 200 }]\n";
         let problems = check(Path::new("bad.toml"), duplicate, &|_| true);
         assert_eq!(paths(&problems), ["photos.variants"]);
-        assert!(problems[0].message.contains("unique name"), "{problems:?}");
+        assert!(
+            problems[0].message.contains("`large` is named twice"),
+            "{problems:?}"
+        );
         let quality = check(Path::new("bad.toml"), "[photos]\nquality = 0\n", &|_| true);
         assert_eq!(paths(&quality), ["photos.quality"]);
     }

@@ -109,6 +109,7 @@ pub fn photo_settings(file: &ConfigFile, database: &Path) -> anyhow::Result<Phot
         .clone()
         .unwrap_or_else(|| default_media_dir(database));
     let mut settings = PhotoSettings::new(media_dir);
+    settings.database = Some(database.to_path_buf());
     if let Some(concurrency) = section.concurrency {
         if !(1..=64).contains(&concurrency) {
             return Err(UsageError("photos.concurrency: must be between 1 and 64".to_string()).into());
@@ -147,13 +148,16 @@ pub fn photo_settings(file: &ConfigFile, database: &Path) -> anyhow::Result<Phot
                     .name
                     .chars()
                     .all(|character| character.is_ascii_alphanumeric() || character == '_');
-            if !valid_name || variant.max_side == 0 || !names.insert(variant.name.as_str()) {
-                return Err(UsageError(format!(
-                    "photos.variants: `{}` needs a unique name of letters, digits and _ and a max_side above 0",
-                    variant.name
-                ))
-                .into());
-            }
+            let reason = if !valid_name {
+                format!("`{}`: a name takes letters, digits and _ only", variant.name)
+            } else if variant.max_side == 0 {
+                format!("`{}`: max_side must be above 0", variant.name)
+            } else if !names.insert(variant.name.as_str()) {
+                format!("`{}` is named twice", variant.name)
+            } else {
+                continue;
+            };
+            return Err(UsageError(format!("photos.variants: {reason}")).into());
         }
         if variants.is_empty() {
             return Err(UsageError("photos.variants: must name at least one variant".to_string()).into());

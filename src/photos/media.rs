@@ -17,6 +17,11 @@ use serde::Serialize;
 /// `media gc` removes once old.
 const TEMPORARY_PREFIX: &str = ".tmp-";
 
+/// File naming the database a media directory belongs to. Garbage
+/// collection keeps only the files one database refers to, so two
+/// databases must never share a media directory.
+pub const OWNER_FILE: &str = ".passerelle-database";
+
 /// Distinguishes the temporary files of one process's threads.
 static TEMPORARY_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -41,6 +46,55 @@ impl MediaDir {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Makes sure the directory belongs to `database`: a new directory is
+    /// claimed for it, one claimed by another database is refused.
+    ///
+    /// # Errors
+    /// The directory belongs to another database, or cannot be written.
+    pub fn claim(&self, database: &Path) -> anyhow::Result<()> {
+        let database = absolute(database);
+        match self.owner()? {
+            Some(owner) if owner == database => Ok(()),
+            Some(owner) => Err(self.foreign(&owner, &database)),
+            None => {
+                fs::create_dir_all(&self.root)?;
+                fs::write(self.root.join(OWNER_FILE), format!("{}\n", database.display()))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks that the directory is `database`'s, or nobody's yet.
+    ///
+    /// # Errors
+    /// The directory belongs to another database, or its owner file cannot be read.
+    pub fn check_owner(&self, database: &Path) -> anyhow::Result<()> {
+        let database = absolute(database);
+        match self.owner()? {
+            Some(owner) if owner != database => Err(self.foreign(&owner, &database)),
+            _ => Ok(()),
+        }
+    }
+
+    fn owner(&self) -> anyhow::Result<Option<PathBuf>> {
+        match fs::read_to_string(self.root.join(OWNER_FILE)) {
+            Ok(text) => Ok(Some(PathBuf::from(text.trim_end_matches(['\r', '\n'])))),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn foreign(&self, owner: &Path, database: &Path) -> anyhow::Error {
+        anyhow::anyhow!(
+            "media directory {} belongs to database {}, not {}: give each database its own \
+             photos.media_dir (if the database was moved, write its new path in {})",
+            self.root.display(),
+            owner.display(),
+            database.display(),
+            self.root.join(OWNER_FILE).display()
+        )
     }
 
     pub fn contains(&self, relative: &str) -> bool {
@@ -107,6 +161,9 @@ impl MediaDir {
                     .unwrap_or(&path)
                     .to_string_lossy()
                     .replace('\\', "/");
+                if relative == OWNER_FILE {
+                    continue;
+                }
                 if referenced.contains(&relative) {
                     report.kept += 1;
                     continue;
@@ -144,9 +201,34 @@ pub struct GarbageReport {
     pub removed_bytes: u64,
 }
 
+/// Returns the absolute form of a path, resolving links when it exists.
+fn absolute(path: &Path) -> PathBuf {
+    fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_belongs_to_one_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let media = MediaDir::new(dir.path().join("media"));
+        let first = dir.path().join("first.db");
+        let second = dir.path().join("second.db");
+        media.claim(&first).unwrap();
+        media.claim(&first).unwrap();
+        media.check_owner(&first).unwrap();
+        let error = media.claim(&second).unwrap_err().to_string();
+        assert!(error.contains("belongs to database"), "{error}");
+        assert!(media.check_owner(&second).is_err());
+        let swept = media
+            .collect_garbage(&HashSet::new(), Duration::ZERO, false)
+            .unwrap();
+        assert_eq!(swept.removed, 0, "the owner file stays");
+    }
 
     #[test]
     fn variant_paths_fan_out_by_hash() {

@@ -55,6 +55,8 @@ const MAX_RECORDED_FAILURES: usize = 100;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhotoSettings {
     pub media_dir: PathBuf,
+    /// The database the media directory is claimed for; `None` claims nothing.
+    pub database: Option<PathBuf>,
     /// Photos downloaded at the same time.
     pub concurrency: usize,
     pub download: DownloadSettings,
@@ -68,6 +70,7 @@ impl PhotoSettings {
     pub fn new(media_dir: PathBuf) -> Self {
         Self {
             media_dir,
+            database: None,
             concurrency: 8,
             download: DownloadSettings::default(),
             render: RenderSettings::default(),
@@ -137,6 +140,9 @@ pub fn process(
         None => None,
     };
     let media = MediaDir::new(settings.media_dir.clone());
+    if let Some(database) = &settings.database {
+        media.claim(database)?;
+    }
     let mut step = Step {
         store,
         media: &media,

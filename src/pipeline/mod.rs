@@ -61,6 +61,18 @@ pub struct ImportOptions {
     pub photos: Option<PhotoRun>,
 }
 
+/// What a run did about photos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoStep {
+    /// Not looked at: `--no-photos`, or a dry run.
+    Skipped,
+    /// After the listing data.
+    Ran,
+    /// Alone: `--photos-only`.
+    Only,
+}
+
 /// How a run handles photos.
 #[derive(Debug, Clone)]
 pub struct PhotoRun {
@@ -97,6 +109,8 @@ pub struct RunSummary {
     /// Records skipped because column 1 names another agency, by agency id.
     pub other_agencies: BTreeMap<String, u64>,
     pub dry_run: bool,
+    /// Whether the photo step ran, and how.
+    pub photo_step: PhotoStep,
 }
 
 /// Imports one agency's feed: listings are created, updated or left alone,
@@ -166,6 +180,7 @@ pub fn import(
             guard_reason,
             other_agencies,
             dry_run: true,
+            photo_step: PhotoStep::Skipped,
         });
     }
 
@@ -324,6 +339,11 @@ fn import_locked(
         guard_reason,
         other_agencies,
         dry_run: false,
+        photo_step: if options.photos.is_some() {
+            PhotoStep::Ran
+        } else {
+            PhotoStep::Skipped
+        },
     })
 }
 
@@ -381,6 +401,7 @@ pub fn import_photos(
             guard_reason: None,
             other_agencies: BTreeMap::new(),
             dry_run: false,
+            photo_step: PhotoStep::Only,
         })
     })();
     if options.held_lock.is_none() {

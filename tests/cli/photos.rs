@@ -349,7 +349,10 @@ fn failing_photos_are_recorded_while_the_listing_imports() {
         .output()
         .unwrap();
     let shown = String::from_utf8_lossy(&shown.stdout);
-    assert!(shown.contains("photos:   1 stored, 0 reused, 5 failed"), "{shown}");
+    assert!(
+        shown.contains("photos:   1 stored, 0 reused, 5 failed"),
+        "{shown}"
+    );
     assert!(
         shown.contains(&format!(
             "photo_failed: {}: listing L1, photo 1: HTTP 404 [value: \"{}\"]",
@@ -482,8 +485,8 @@ fn diff_delivery_keeps_the_photos_of_earlier_ones() {
 #[test]
 fn media_gc_removes_only_unreferenced_files() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = settings(dir.path(), "");
-    let media = dir.path().join("listings.media");
+    let settings = settings(dir.path(), "media_dir = \"shared-media\"");
+    let media = dir.path().join("shared-media");
     let photo = |width| jpeg(&two_tone(width, 20), None);
     let two = dir.path().join("two.zip");
     delivery(
@@ -533,6 +536,30 @@ fn media_gc_removes_only_unreferenced_files() {
         (Some(2), Some(2))
     );
     let left = walk(&media);
+
+    // Another database given the same media directory is refused.
+    let other = dir.path().join("other.db");
+    let imported = passerelle()
+        .arg("import")
+        .arg(&one)
+        .args(["--crm", "poliris", "--agency", AGENCY, "--config"])
+        .arg(&settings)
+        .arg("--database")
+        .arg(&other)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&imported.stderr);
+    assert_eq!(imported.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("belongs to database"), "{stderr}");
+    let refused = passerelle()
+        .args(["media", "gc", "--min-age-minutes", "0", "--config"])
+        .arg(&settings)
+        .arg("--database")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(3));
+    assert_eq!(walk(&media), left, "nothing was removed");
     let rows = photo_rows(&dir.path().join("listings.db"));
     for variant in &rows[0].variants {
         let path = variant["path"].as_str().unwrap();
@@ -570,7 +597,8 @@ fn no_photos_leaves_photos_pending() {
     assert_eq!(later.photos(), (1, 0, 0), "{}", later.stderr);
 }
 
-/// Every file under a folder, as paths relative to it.
+/// Every photo file under a media directory, as paths relative to it: the
+/// file naming the directory's database is left out.
 pub fn walk(root: &Path) -> Vec<String> {
     let mut files = Vec::new();
     let mut folders = vec![root.to_path_buf()];
@@ -582,7 +610,7 @@ pub fn walk(root: &Path) -> Vec<String> {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 folders.push(path);
-            } else {
+            } else if path.file_name().unwrap() != ".passerelle-database" {
                 files.push(path.strip_prefix(root).unwrap().display().to_string());
             }
         }
