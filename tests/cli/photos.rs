@@ -913,3 +913,34 @@ fn slow_photos_do_not_block_other_imports() {
     let rows = photo_rows(&dir.path().join("listings.db"));
     assert!(rows.iter().all(|row| row.status == "stored"), "{rows:#?}");
 }
+
+/// An unpacked delivery: the photo files sit beside `Annonces.csv`.
+#[test]
+fn folder_delivery_photos_are_read_from_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path(), "");
+    let delivery = dir.path().join("delivery");
+    std::fs::create_dir(&delivery).unwrap();
+    write_csv(
+        &delivery,
+        "Annonces.csv",
+        &[record(
+            "L1",
+            &["Salon.JPG".to_string(), "missing.jpg".to_string()],
+        )],
+    );
+    std::fs::write(delivery.join("Photos.cfg"), "Mode=FULL\r\n").unwrap();
+    std::fs::write(delivery.join("salon.jpg"), jpeg(&two_tone(30, 20), None)).unwrap();
+
+    let run = import(&settings, &delivery, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.photos(), (1, 0, 0), "a file name matches in any letter case");
+    assert!(
+        run.stderr
+            .contains("`missing.jpg` is neither an http(s) URL nor a file of the delivery"),
+        "{}",
+        run.stderr
+    );
+    let again = import(&settings, &delivery, &[]);
+    assert_eq!(again.photos(), (0, 1, 0), "the same bytes are not rendered again");
+}
