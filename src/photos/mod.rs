@@ -413,10 +413,7 @@ impl Step<'_> {
         scope: PhotoScope,
         tools: &Tools,
     ) -> anyhow::Result<()> {
-        let media = self.media;
         let downloader = &tools.downloader;
-        let cpu = &tools.cpu;
-        let render = &tools.render;
         let concurrency = settings.concurrency.max(1);
         let mut jobs = jobs.into_iter().enumerate();
         let mut waiting: HashMap<usize, Job> = HashMap::new();
@@ -451,24 +448,12 @@ impl Step<'_> {
                         waiting.insert(key, job);
                     }
                     Plan::Render { bytes, member } => {
-                        let job_hash = hash_hex(&bytes);
-                        if let Some(outcome) =
-                            self.known_bytes(&job, &job_hash, member, &Validators::default())?
-                        {
-                            self.apply(&job, outcome)?;
-                            continue;
-                        }
-                        tasks.spawn(render_task(
-                            key,
+                        let received = Received {
                             bytes,
-                            job_hash,
-                            Validators::default(),
+                            validators: Validators::default(),
                             member,
-                            Arc::clone(cpu),
-                            Arc::clone(render),
-                            media.clone(),
-                        ));
-                        waiting.insert(key, job);
+                        };
+                        self.store_bytes(key, job, received, tools, &mut tasks, &mut waiting)?;
                     }
                 }
             }
@@ -482,26 +467,43 @@ impl Step<'_> {
             };
             match outcome {
                 TaskOutcome::Fetched { bytes, validators } => {
-                    let job_hash = hash_hex(&bytes);
-                    if let Some(outcome) = self.known_bytes(&job, &job_hash, None, &validators)? {
-                        self.apply(&job, outcome)?;
-                        continue;
-                    }
-                    tasks.spawn(render_task(
-                        key,
+                    let received = Received {
                         bytes,
-                        job_hash,
                         validators,
-                        None,
-                        Arc::clone(cpu),
-                        Arc::clone(render),
-                        media.clone(),
-                    ));
-                    waiting.insert(key, job);
+                        member: None,
+                    };
+                    self.store_bytes(key, job, received, tools, &mut tasks, &mut waiting)?;
                 }
                 other => self.apply(&job, other)?,
             }
         }
+        Ok(())
+    }
+
+    /// Stores a job's bytes: at once when they are known already, else by
+    /// a render task, whose outcome `run` applies when it ends.
+    fn store_bytes(
+        &mut self,
+        key: usize,
+        job: Job,
+        received: Received,
+        tools: &Tools,
+        tasks: &mut JoinSet<(usize, TaskOutcome)>,
+        waiting: &mut HashMap<usize, Job>,
+    ) -> anyhow::Result<()> {
+        let content_hash = hash_hex(&received.bytes);
+        if let Some(outcome) = self.known_bytes(&job, &content_hash, received.member, &received.validators)? {
+            return self.apply(&job, outcome);
+        }
+        tasks.spawn(render_task(
+            key,
+            content_hash,
+            received,
+            Arc::clone(&tools.cpu),
+            Arc::clone(&tools.render),
+            self.media.clone(),
+        ));
+        waiting.insert(key, job);
         Ok(())
     }
 
@@ -802,15 +804,21 @@ fn plan_member(job: &Job, name: &str, delivery: &mut Delivery, settings: &PhotoS
     }
 }
 
+/// A photo's bytes in hand, with what identifies their version.
+struct Received {
+    bytes: Vec<u8>,
+    /// HTTP validators of a download; empty for a delivered file.
+    validators: Validators,
+    /// Size and CRC-32 of an archive member.
+    member: Option<(u64, u32)>,
+}
+
 /// Decodes, resizes and stores one photo on the blocking pool, one photo
 /// per core at a time.
-#[allow(clippy::too_many_arguments)]
 async fn render_task(
     key: usize,
-    bytes: Vec<u8>,
     content_hash: String,
-    validators: Validators,
-    member: Option<(u64, u32)>,
+    received: Received,
     cpu: Arc<Semaphore>,
     settings: Arc<RenderSettings>,
     media: MediaDir,
@@ -818,6 +826,11 @@ async fn render_task(
     let Ok(_permit) = cpu.acquire_owned().await else {
         return (key, TaskOutcome::Failed("the photo step was stopped".to_string()));
     };
+    let Received {
+        bytes,
+        validators,
+        member,
+    } = received;
     let rendered =
         tokio::task::spawn_blocking(move || render_and_store(&bytes, content_hash, &settings, &media)).await;
     let outcome = match rendered {

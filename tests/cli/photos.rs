@@ -9,7 +9,7 @@ use image::GenericImageView;
 use serde_json::Value;
 
 use crate::gallery::{Gallery, Served, jpeg, png, png_bomb, two_tone, webp};
-use crate::support::{fixture, open_database, passerelle};
+use crate::support::{Imported, fixture, imported, open_database, passerelle};
 
 const AGENCY: &str = "AGENCE-OUEST";
 /// Photo ranks of a Poliris record, in display order.
@@ -74,13 +74,8 @@ variants = [{{ name = "large", max_side = 48 }}, {{ name = "thumb", max_side = 1
 
 const PRIVATE_ALLOWED: &str = "allow_private_networks = true";
 
-struct Run {
-    code: i32,
-    summary: Value,
-    stderr: String,
-}
-
-impl Run {
+impl Imported {
+    /// Returns the photo counts: stored, reused, failed.
     fn photos(&self) -> (u64, u64, u64) {
         let counts = &self.summary["counts"];
         let number = |name: &str| counts[name].as_u64().unwrap();
@@ -92,7 +87,7 @@ impl Run {
     }
 }
 
-fn import(settings: &Path, input: &Path, extra: &[&str]) -> Run {
+fn import(settings: &Path, input: &Path, extra: &[&str]) -> Imported {
     let output = passerelle()
         .arg("import")
         .arg(input)
@@ -103,15 +98,7 @@ fn import(settings: &Path, input: &Path, extra: &[&str]) -> Run {
         .args(extra)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let summary = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|error| panic!("no JSON summary ({error}); stdout: {stdout}; stderr: {stderr}"));
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        summary,
-        stderr,
-    }
+    imported(&output)
 }
 
 /// A photo row as stored.
@@ -620,7 +607,7 @@ pub fn walk(root: &Path) -> Vec<String> {
 }
 
 /// Imports the Hektor sample with the agency of its records.
-fn import_sample(settings: &Path, input: &Path) -> Run {
+fn import_sample(settings: &Path, input: &Path) -> Imported {
     let output = passerelle()
         .arg("import")
         .arg(input)
@@ -636,13 +623,7 @@ fn import_sample(settings: &Path, input: &Path) -> Run {
         .arg(settings)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        summary: serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|error| panic!("no JSON summary ({error}); stderr: {stderr}")),
-        stderr,
-    }
+    imported(&output)
 }
 
 /// The real samples point their photos at `http://127.0.0.1:9/`, a closed

@@ -96,6 +96,11 @@ pub fn import_as(crm: &str, database: &Path, input: &Path, agency: &str, extra: 
         .args(extra)
         .output()
         .unwrap();
+    imported(&output)
+}
+
+/// Reads the JSON summary of a `passerelle import --format json` run.
+pub fn imported(output: &Output) -> Imported {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let summary = serde_json::from_str(stdout.trim())
