@@ -35,7 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page to stdout, or write every page to a directory')
             [CompletionResult]::new('crms', 'crms', [CompletionResultType]::ParameterValue, 'List the CRMs passerelle can import, with their transport and format')
-            [CompletionResult]::new('runs', 'runs', [CompletionResultType]::ParameterValue, 'List recent import runs, newest first, or show one run with its rejected records and warnings (`passerelle runs show ID`)')
+            [CompletionResult]::new('runs', 'runs', [CompletionResultType]::ParameterValue, 'List recent import runs, newest first, or show one run with its rejected records, warnings and failed photos (`passerelle runs show ID`). The PHOTOS column counts stored/reused/failed photos')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Work with the settings file')
             [CompletionResult]::new('media', 'media', [CompletionResultType]::ParameterValue, 'Look after the media directory of rendered photos')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Fetch and import every integration of the settings file, or those named, keep going past failures, and print one line per integration')

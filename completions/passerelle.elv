@@ -32,7 +32,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand completions 'Print a shell completion script to stdout'
             cand man 'Print the man page to stdout, or write every page to a directory'
             cand crms 'List the CRMs passerelle can import, with their transport and format'
-            cand runs 'List recent import runs, newest first, or show one run with its rejected records and warnings (`passerelle runs show ID`)'
+            cand runs 'List recent import runs, newest first, or show one run with its rejected records, warnings and failed photos (`passerelle runs show ID`). The PHOTOS column counts stored/reused/failed photos'
             cand config 'Work with the settings file'
             cand media 'Look after the media directory of rendered photos'
             cand sync 'Fetch and import every integration of the settings file, or those named, keep going past failures, and print one line per integration'

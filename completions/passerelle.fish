@@ -36,7 +36,7 @@ complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "import" -d 'I
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "man" -d 'Print the man page to stdout, or write every page to a directory'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "crms" -d 'List the CRMs passerelle can import, with their transport and format'
-complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "runs" -d 'List recent import runs, newest first, or show one run with its rejected records and warnings (`passerelle runs show ID`)'
+complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "runs" -d 'List recent import runs, newest first, or show one run with its rejected records, warnings and failed photos (`passerelle runs show ID`). The PHOTOS column counts stored/reused/failed photos'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "config" -d 'Work with the settings file'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "media" -d 'Look after the media directory of rendered photos'
 complete -c passerelle -n "__fish_passerelle_needs_command" -f -a "sync" -d 'Fetch and import every integration of the settings file, or those named, keep going past failures, and print one line per integration'

@@ -86,7 +86,8 @@ pub enum Command {
     /// List the CRMs passerelle can import, with their transport and format.
     Crms(CrmsArgs),
     /// List recent import runs, newest first, or show one run with its
-    /// rejected records and warnings (`passerelle runs show ID`).
+    /// rejected records, warnings and failed photos (`passerelle runs show
+    /// ID`). The PHOTOS column counts stored/reused/failed photos.
     Runs(RunsArgs),
     /// Work with the settings file.
     #[command(subcommand)]

@@ -8,9 +8,10 @@ use crate::cli::{ImportArgs, SummaryFormat};
 use crate::config::{self, ConfigFile};
 use crate::crm::adapter::ReadSettings;
 use crate::crm::registry;
-use crate::exit::ExitStatus;
+use crate::exit::{ExitStatus, UsageError};
 use crate::notify::{self, RunAlert};
 use crate::photos::PhotoScope;
+use crate::photos::media::MediaDir;
 use crate::pipeline::{self, ImportOptions, PhotoRun, PhotoStep, RunSummary};
 use crate::report::Reporter;
 use crate::report::plural;
@@ -124,6 +125,13 @@ pub fn import_payload(
     let mut feed = crm.adapter.open(request.payload, &read_settings, &mut warnings)?;
     for warning in &warnings {
         reporter.warn(warning);
+    }
+    if request.photos.is_some() {
+        // Checked before any listing is written: the photo step would
+        // refuse the directory only after the data is committed.
+        MediaDir::new(settings.photos.media_dir.clone())
+            .check_owner(&settings.database)
+            .map_err(|error| UsageError(format!("{error:#}")))?;
     }
     let mut store = open_store(&settings.database, request.dry_run, reporter)?;
     let options = import_options(request);

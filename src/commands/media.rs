@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::cli::{MediaAction, MediaGcArgs, SummaryFormat};
 use crate::config::{self, ConfigFile};
-use crate::exit::ExitStatus;
+use crate::exit::{ExitStatus, UsageError};
 use crate::photos::media::MediaDir;
 use crate::report::{Reporter, plural};
 use crate::store::SqliteStore;
@@ -36,7 +36,9 @@ fn collect_garbage(
             database.display()
         ));
     }
-    media.check_owner(&database)?;
+    media
+        .check_owner(&database)
+        .map_err(|error| UsageError(format!("{error:#}")))?;
     let referenced = store.referenced_media()?;
     let report = media.collect_garbage(
         &referenced,
@@ -51,6 +53,11 @@ fn collect_garbage(
             reporter.data(&object.to_string())?;
         }
         SummaryFormat::Text => {
+            if args.dry_run {
+                for file in &report.files {
+                    reporter.data(&media.root().join(file).display().to_string())?;
+                }
+            }
             let verb = if args.dry_run { "would remove" } else { "removed" };
             reporter.info(&format!(
                 "{}: {verb} {} ({} bytes); kept {} in use and {} younger than {} minutes",

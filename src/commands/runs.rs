@@ -52,7 +52,7 @@ fn list(
         return Ok(reporter.data(&serde_json::to_string(&runs)?)?);
     }
     reporter.data(&format!(
-        "{:>5}  {:<20}  {:<7} {:<8} {:<16} {:<13} {:>6} {:>7} {:>7} {:>9} {:>9} {:>8} {:>13}",
+        "{:>5}  {:<20}  {:<7} {:<8} {:<16} {:<13} {:>6} {:>7} {:>7} {:>9} {:>9} {:>8} {:>14}",
         "ID",
         "STARTED",
         "TRIGGER",
@@ -65,12 +65,12 @@ fn list(
         "UNCHANGED",
         "WITHDRAWN",
         "REJECTED",
-        "PHOTOS FAILED"
+        "PHOTOS"
     ))?;
     for run in &runs {
         let counts = &run.counts;
         reporter.data(&format!(
-            "{:>5}  {:<20}  {:<7} {:<8} {:<16} {:<13} {:>6} {:>7} {:>7} {:>9} {:>9} {:>8} {:>13}",
+            "{:>5}  {:<20}  {:<7} {:<8} {:<16} {:<13} {:>6} {:>7} {:>7} {:>9} {:>9} {:>8} {:>14}",
             run.id,
             run.started_at,
             run.trigger,
@@ -83,13 +83,21 @@ fn list(
             counts.unchanged,
             counts.withdrawn,
             counts.rejected,
-            counts.photos_failed
+            photo_counts(counts)
         ))?;
     }
     if runs.is_empty() {
         reporter.info("no run matches");
     }
     Ok(())
+}
+
+/// Formats a run's photo counts for the tables: stored/reused/failed.
+pub fn photo_counts(counts: &crate::store::RunCounts) -> String {
+    format!(
+        "{}/{}/{}",
+        counts.photos_stored, counts.photos_reused, counts.photos_failed
+    )
 }
 
 fn show(store: &SqliteStore, id: i64, format: SummaryFormat, reporter: &mut Reporter) -> anyhow::Result<()> {

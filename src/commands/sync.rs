@@ -347,7 +347,7 @@ fn record_failure(entry: &IntegrationConfig, database: &std::path::Path, error: 
 
 fn print_table(results: &[SyncResult], reporter: &mut Reporter) -> std::io::Result<()> {
     reporter.data(&format!(
-        "{:<20} {:<14} {:>7} {:>7} {:>9} {:>9} {:>8} {:>13} {:>9}",
+        "{:<20} {:<14} {:>7} {:>7} {:>9} {:>9} {:>8} {:>14} {:>9}",
         "INTEGRATION",
         "STATUS",
         "CREATED",
@@ -355,13 +355,13 @@ fn print_table(results: &[SyncResult], reporter: &mut Reporter) -> std::io::Resu
         "UNCHANGED",
         "WITHDRAWN",
         "REJECTED",
-        "PHOTOS FAILED",
+        "PHOTOS",
         "SECONDS"
     ))?;
     for result in results {
         let counts = result.counts.unwrap_or_default();
         reporter.data(&format!(
-            "{:<20} {:<14} {:>7} {:>7} {:>9} {:>9} {:>8} {:>13} {:>9.1}",
+            "{:<20} {:<14} {:>7} {:>7} {:>9} {:>9} {:>8} {:>14} {:>9.1}",
             result.integration,
             result.status,
             counts.created,
@@ -369,7 +369,7 @@ fn print_table(results: &[SyncResult], reporter: &mut Reporter) -> std::io::Resu
             counts.unchanged,
             counts.withdrawn,
             counts.rejected,
-            counts.photos_failed,
+            crate::commands::runs::photo_counts(&counts),
             result.seconds
         ))?;
     }

@@ -284,7 +284,16 @@ fn check_photos(photos: &toml::Table, problem: &mut impl FnMut(String, String)) 
             Err(error) => {
                 let message = error.to_string();
                 if !message.contains("unknown field") {
-                    let reason = message.lines().next().unwrap_or_default().to_string();
+                    let reason = message.lines().next().unwrap_or_default();
+                    // Serde names Rust types: say what the file needs instead.
+                    let unsigned = ["u8", "u32", "u64", "usize"]
+                        .iter()
+                        .any(|kind| reason.ends_with(&format!("expected {kind}")));
+                    let reason = if unsigned {
+                        "must be a whole number above 0".to_string()
+                    } else {
+                        reason.to_string()
+                    };
                     problem(format!("photos.{key}"), reason);
                 }
                 continue;
@@ -366,6 +375,8 @@ mod tests {
 allow_private_networks = "yes"
 format = "gif"
 max_megabytes = -1
+attempts = 0
+media_dir = ""
 concurrency = 0
 quality = 150
 colour = 1
@@ -377,10 +388,12 @@ colour = 1
             found,
             [
                 "photos.allow_private_networks",
+                "photos.attempts",
                 "photos.colour",
                 "photos.concurrency",
                 "photos.format",
                 "photos.max_megabytes",
+                "photos.media_dir",
                 "photos.quality",
             ],
             "{problems:#?}"

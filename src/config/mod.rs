@@ -104,30 +104,34 @@ pub struct PhotosSection {
 /// An invalid quality, variant list or concurrency.
 pub fn photo_settings(file: &ConfigFile, database: &Path) -> anyhow::Result<PhotoSettings> {
     let section = &file.photos;
-    let media_dir = section
-        .media_dir
-        .clone()
-        .unwrap_or_else(|| default_media_dir(database));
+    let media_dir = match &section.media_dir {
+        Some(folder) if folder.as_os_str().is_empty() => {
+            return Err(UsageError(
+                "photos.media_dir: must name a folder; leave it out for the default beside the database"
+                    .to_string(),
+            )
+            .into());
+        }
+        Some(folder) => folder.clone(),
+        None => default_media_dir(database),
+    };
     let mut settings = PhotoSettings::new(media_dir);
     settings.database = Some(database.to_path_buf());
     if let Some(concurrency) = section.concurrency {
-        if !(1..=64).contains(&concurrency) {
-            return Err(UsageError("photos.concurrency: must be between 1 and 64".to_string()).into());
-        }
-        settings.concurrency = concurrency;
+        settings.concurrency = in_range("concurrency", concurrency, 1, 64)?;
     }
     let download = &mut settings.download;
     if let Some(seconds) = section.connect_timeout_seconds {
-        download.connect_timeout = Duration::from_secs(seconds.max(1));
+        download.connect_timeout = Duration::from_secs(in_range("connect_timeout_seconds", seconds, 1, 600)?);
     }
     if let Some(seconds) = section.timeout_seconds {
-        download.timeout = Duration::from_secs(seconds.max(1));
+        download.timeout = Duration::from_secs(in_range("timeout_seconds", seconds, 1, 3600)?);
     }
     if let Some(megabytes) = section.max_megabytes {
-        download.max_bytes = megabytes.max(1) * 1024 * 1024;
+        download.max_bytes = in_range("max_megabytes", megabytes, 1, 1024)? * 1024 * 1024;
     }
     if let Some(attempts) = section.attempts {
-        download.max_attempts = attempts.clamp(1, 10);
+        download.max_attempts = in_range("attempts", attempts, 1, 10)?;
     }
     download.allow_private_networks = section.allow_private_networks;
     let render = &mut settings.render;
@@ -135,39 +139,65 @@ pub fn photo_settings(file: &ConfigFile, database: &Path) -> anyhow::Result<Phot
         render.format = format;
     }
     if let Some(quality) = section.quality {
-        if !(1..=100).contains(&quality) {
-            return Err(UsageError("photos.quality: must be between 1 and 100".to_string()).into());
-        }
-        render.quality = quality;
+        render.quality = in_range("quality", quality, 1, 100)?;
     }
     if let Some(variants) = &section.variants {
-        let mut names = std::collections::HashSet::new();
-        for variant in variants {
-            let valid_name = !variant.name.is_empty()
-                && variant
-                    .name
-                    .chars()
-                    .all(|character| character.is_ascii_alphanumeric() || character == '_');
-            let reason = if !valid_name {
-                format!("`{}`: a name takes letters, digits and _ only", variant.name)
-            } else if variant.max_side == 0 {
-                format!("`{}`: max_side must be above 0", variant.name)
-            } else if !names.insert(variant.name.as_str()) {
-                format!("`{}` is named twice", variant.name)
-            } else {
-                continue;
-            };
-            return Err(UsageError(format!("photos.variants: {reason}")).into());
-        }
-        if variants.is_empty() {
-            return Err(UsageError("photos.variants: must name at least one variant".to_string()).into());
-        }
-        render.variants = variants.clone();
+        render.variants = checked_variants(variants)?;
     }
     if let Some(pixels) = section.max_pixels {
-        render.max_pixels = pixels.max(1);
+        render.max_pixels = in_range("max_pixels", pixels, 10_000, 1_000_000_000)?;
     }
     Ok(settings)
+}
+
+/// Returns a `[photos]` number when it lies between `low` and `high`.
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+    key: &str,
+    value: T,
+    low: T,
+    high: T,
+) -> anyhow::Result<T> {
+    if value < low || value > high {
+        return Err(UsageError(format!(
+            "photos.{key}: must be between {low} and {high}, not {value}"
+        ))
+        .into());
+    }
+    Ok(value)
+}
+
+/// Checks the variants: at least one, each with a plain unique name and a
+/// size. Every problem is named at once.
+fn checked_variants(variants: &[VariantSpec]) -> anyhow::Result<Vec<VariantSpec>> {
+    let mut names = std::collections::HashSet::new();
+    let mut problems = Vec::new();
+    if variants.is_empty() {
+        problems.push("name at least one variant".to_string());
+    }
+    for variant in variants {
+        let plain = !variant.name.is_empty()
+            && variant
+                .name
+                .chars()
+                .all(|character| character.is_ascii_alphanumeric() || character == '_');
+        if !plain {
+            problems.push(format!(
+                "`{}`: a name takes letters, digits and _ only",
+                variant.name
+            ));
+        }
+        if variant.max_side == 0 {
+            problems.push(format!("`{}`: max_side must be above 0", variant.name));
+        }
+        if !names.insert(variant.name.as_str()) {
+            problems.push(format!("`{}` is named twice", variant.name));
+        }
+    }
+    if problems.is_empty() {
+        Ok(variants.to_vec())
+    } else {
+        Err(UsageError(format!("photos.variants: {}", problems.join("; "))).into())
+    }
 }
 
 /// Returns the media directory used when none is set: `listings.db` →

@@ -25,6 +25,11 @@ pub enum Refusal {
         "{0} is not a public address; set photos.allow_private_networks = true to fetch from private networks"
     )]
     NonPublic(IpAddr),
+    #[error(
+        "{host} resolves to {address}, which is not a public address; set photos.allow_private_networks = \
+         true to fetch from private networks"
+    )]
+    NonPublicName { host: String, address: IpAddr },
 }
 
 /// Checks a URL's scheme, and its host when the host is a literal address.
@@ -68,9 +73,10 @@ impl Resolve for PublicOnlyResolver {
                 .collect();
             match (public.is_empty(), resolved.first()) {
                 (false, _) => Ok(Box::new(public.into_iter()) as Addrs),
-                (true, Some(first)) => {
-                    Err(format!("{host} resolves to {}", Refusal::NonPublic(first.ip())).into())
-                }
+                (true, Some(first)) => Err(Box::new(Refusal::NonPublicName {
+                    host: host.clone(),
+                    address: first.ip(),
+                }) as Box<dyn std::error::Error + Send + Sync>),
                 (true, None) => Err(format!("{host} resolves to no address").into()),
             }
         })
@@ -204,6 +210,7 @@ mod tests {
             Ok(addresses) => panic!("localhost resolved to {:?}", addresses.collect::<Vec<_>>()),
             Err(error) => error.to_string(),
         };
-        assert!(error.contains("is not a public address"), "{error}");
+        assert!(error.contains("localhost resolves to"), "{error}");
+        assert!(error.contains("which is not a public address"), "{error}");
     }
 }

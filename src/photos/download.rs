@@ -246,6 +246,14 @@ impl Downloader {
     /// refused"), which is what an operator acts on; a timeout names the
     /// limit instead.
     fn transport_error(&self, error: reqwest::Error) -> DownloadError {
+        // The address guard refuses inside the resolver; that is no network error.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(current) = cause {
+            if let Some(refusal) = current.downcast_ref::<Refusal>() {
+                return DownloadError::Refused(refusal.clone());
+            }
+            cause = current.source();
+        }
         if error.is_timeout() {
             let limit = if error.is_connect() {
                 format!(

@@ -144,7 +144,9 @@ impl MediaDir {
         }
         let now = SystemTime::now();
         let mut folders = vec![self.root.clone()];
+        let mut visited = Vec::new();
         while let Some(folder) = folders.pop() {
+            visited.push(folder.clone());
             for entry in fs::read_dir(&folder)? {
                 let entry = entry?;
                 let file_type = entry.file_type()?;
@@ -180,17 +182,27 @@ impl MediaDir {
                 }
                 report.removed += 1;
                 report.removed_bytes += metadata.len();
+                report.files.push(relative);
                 if !dry_run {
                     fs::remove_file(&path)?;
                 }
             }
         }
+        if !dry_run {
+            // Hash folders left empty go too, deepest first; a folder that
+            // is not empty stays, which is what remove_dir does.
+            visited.sort_by_key(|folder| std::cmp::Reverse(folder.components().count()));
+            for folder in visited.iter().filter(|folder| **folder != self.root) {
+                let _ = fs::remove_dir(folder);
+            }
+        }
+        report.files.sort();
         Ok(report)
     }
 }
 
 /// Counts of one garbage collection of the media directory.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct GarbageReport {
     /// Files a stored photo refers to.
     pub kept: u64,
@@ -199,6 +211,9 @@ pub struct GarbageReport {
     /// Unreferenced files removed (or, in a dry run, that would be).
     pub removed: u64,
     pub removed_bytes: u64,
+    /// The files removed (or, in a dry run, that would be), relative to
+    /// the directory.
+    pub files: Vec<String>,
 }
 
 /// Returns the absolute form of a path, resolving links when it exists.
@@ -260,7 +275,9 @@ mod tests {
 
         let swept = media.collect_garbage(&referenced, Duration::ZERO, false).unwrap();
         assert_eq!((swept.removed, swept.removed_bytes), (1, 6));
+        assert_eq!(swept.files, ["ef/01/ef01-large.jpg"]);
         assert!(!media.contains("ef/01/ef01-large.jpg"));
+        assert!(!dir.path().join("ef").exists(), "emptied hash folders go too");
         assert!(media.contains("ab/cd/abcd-large.jpg"));
     }
 }

@@ -239,6 +239,10 @@ impl Job {
         self.rows.iter().all(|row| row.status == PhotoStatus::Stored)
     }
 
+    fn any_stored(&self) -> bool {
+        self.rows.iter().any(|row| row.status == PhotoStatus::Stored)
+    }
+
     /// The validators of a stored row, to ask whether the source changed.
     fn validators(&self) -> Option<Validators> {
         self.rows
@@ -426,25 +430,17 @@ impl Step<'_> {
                 match plan(&job, delivery.as_deref_mut(), settings, scope) {
                     Plan::Skip => {}
                     Plan::Reuse => {
-                        self.counts.reused += job.rows.len() as u64;
-                        self.record(Update::Unchanged {
-                            ids: job.ids(),
-                            validators: None,
-                        })?;
+                        if !self.reuse(&job, None)? {
+                            // The stored files are gone: fetch the photo again.
+                            if let PhotoSource::Url(url) = &job.source {
+                                spawn_download(&mut tasks, downloader, key, url.clone(), None);
+                                waiting.insert(key, job);
+                            }
+                        }
                     }
                     Plan::Fail(error) => self.fail(&job, &error)?,
                     Plan::Download { url, validators } => {
-                        let downloader = Arc::clone(downloader);
-                        tasks.spawn(async move {
-                            let outcome = match downloader.fetch(&url, validators.as_ref()).await {
-                                Ok(Fetched::NotModified(validators)) => TaskOutcome::NotModified(validators),
-                                Ok(Fetched::Body { bytes, validators }) => {
-                                    TaskOutcome::Fetched { bytes, validators }
-                                }
-                                Err(error) => TaskOutcome::Failed(error.to_string()),
-                            };
-                            (key, outcome)
-                        });
+                        spawn_download(&mut tasks, downloader, key, url, validators);
                         waiting.insert(key, job);
                     }
                     Plan::Render { bytes, member } => {
@@ -478,6 +474,46 @@ impl Step<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Records a job whose source did not change. Its rows not stored yet
+    /// (a URL that a new listing shares with a stored photo) get the stored
+    /// photo's files. Returns `false` when those files are gone.
+    fn reuse(&mut self, job: &Job, validators: Option<Validators>) -> anyhow::Result<bool> {
+        let validators = validators.filter(|validators| !validators.is_empty());
+        if job.all_stored() {
+            self.counts.reused += job.rows.len() as u64;
+            self.record(Update::Unchanged {
+                ids: job.ids(),
+                validators,
+            })?;
+            return Ok(true);
+        }
+        let Some(content_hash) = job
+            .rows
+            .iter()
+            .find(|row| row.status == PhotoStatus::Stored)
+            .and_then(|row| row.content_hash.clone())
+        else {
+            return Ok(false);
+        };
+        let known = match self.recent.get(&content_hash) {
+            Some(image) => Some(image.clone()),
+            None => self.store.stored_image(&content_hash)?,
+        };
+        let Some(image) = known.filter(|image| self.media_complete(image)) else {
+            return Ok(false);
+        };
+        let validators = validators.or_else(|| job.validators()).unwrap_or_default();
+        self.apply(
+            job,
+            TaskOutcome::Stored {
+                image,
+                validators,
+                member: None,
+            },
+        )?;
+        Ok(true)
     }
 
     /// Stores a job's bytes: at once when they are known already, else by
@@ -552,11 +588,15 @@ impl Step<'_> {
         let ids = job.ids();
         match outcome {
             TaskOutcome::NotModified(validators) => {
-                self.counts.reused += ids.len() as u64;
-                self.record(Update::Unchanged {
-                    ids,
-                    validators: Some(validators).filter(|validators| !validators.is_empty()),
-                })
+                if self.reuse(job, Some(validators))? {
+                    Ok(())
+                } else {
+                    self.fail(
+                        job,
+                        "the server says the photo is unchanged, but its stored files are gone; \
+                         --refresh-photos downloads it again",
+                    )
+                }
             }
             TaskOutcome::Stored {
                 image,
@@ -713,26 +753,18 @@ impl Step<'_> {
 /// photo is a file of it.
 fn plan(job: &Job, delivery: Option<&mut Delivery>, settings: &PhotoSettings, scope: PhotoScope) -> Plan {
     match &job.source {
-        PhotoSource::Url(url) => {
-            if job.all_stored() {
-                match job.validators() {
-                    Some(validators) => Plan::Download {
-                        url: url.clone(),
-                        validators: Some(validators),
-                    },
-                    None if scope.refresh => Plan::Download {
-                        url: url.clone(),
-                        validators: None,
-                    },
-                    None => Plan::Reuse,
-                }
-            } else {
-                Plan::Download {
-                    url: url.clone(),
-                    validators: None,
-                }
-            }
-        }
+        // A URL stored for one listing serves the others that share it.
+        PhotoSource::Url(url) => match job.validators() {
+            Some(validators) => Plan::Download {
+                url: url.clone(),
+                validators: Some(validators),
+            },
+            None if job.any_stored() && !scope.refresh => Plan::Reuse,
+            None => Plan::Download {
+                url: url.clone(),
+                validators: None,
+            },
+        },
         PhotoSource::ArchiveMember(name) => {
             let Some(delivery) = delivery else {
                 return if job.all_stored() { Plan::Reuse } else { Plan::Skip };
@@ -802,6 +834,25 @@ fn plan_member(job: &Job, name: &str, delivery: &mut Delivery, settings: &PhotoS
             }
         }
     }
+}
+
+/// Starts the download of one job's URL.
+fn spawn_download(
+    tasks: &mut JoinSet<(usize, TaskOutcome)>,
+    downloader: &Arc<Downloader>,
+    key: usize,
+    url: String,
+    validators: Option<Validators>,
+) {
+    let downloader = Arc::clone(downloader);
+    tasks.spawn(async move {
+        let outcome = match downloader.fetch(&url, validators.as_ref()).await {
+            Ok(Fetched::NotModified(validators)) => TaskOutcome::NotModified(validators),
+            Ok(Fetched::Body { bytes, validators }) => TaskOutcome::Fetched { bytes, validators },
+            Err(error) => TaskOutcome::Failed(error.to_string()),
+        };
+        (key, outcome)
+    });
 }
 
 /// A photo's bytes in hand, with what identifies their version.

@@ -397,9 +397,19 @@ fn address_guard_refuses_loopback_before_any_request() {
     let rows = photo_rows(&dir.path().join("listings.db"));
     for photo in &rows {
         let error = photo.error.as_deref().unwrap_or_default();
+        assert!(error.starts_with("refused: "), "{rows:#?}");
         assert!(error.contains("is not a public address"), "{rows:#?}");
         assert!(error.contains("photos.allow_private_networks"), "{rows:#?}");
+        assert!(!error.contains("attempts"), "a refusal is not retried: {rows:#?}");
     }
+    assert!(
+        row(&rows, "/b.jpg")
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("localhost resolves to 127.0.0.1"),
+        "{rows:#?}"
+    );
 }
 
 /// Writes a Poliris zip: `Annonces.csv`, `Photos.cfg` with `mode`, and files.
@@ -536,8 +546,19 @@ fn media_gc_removes_only_unreferenced_files() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&imported.stderr);
-    assert_eq!(imported.status.code(), Some(3), "{stderr}");
+    assert_eq!(imported.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("belongs to database"), "{stderr}");
+    assert!(!other.exists(), "refused before any listing is written");
+    let data_only = passerelle()
+        .arg("import")
+        .arg(&one)
+        .args(["--crm", "poliris", "--agency", AGENCY, "--no-photos", "--config"])
+        .arg(&settings)
+        .arg("--database")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(data_only.status.code(), Some(0));
     let refused = passerelle()
         .args(["media", "gc", "--min-age-minutes", "0", "--config"])
         .arg(&settings)
@@ -545,7 +566,8 @@ fn media_gc_removes_only_unreferenced_files() {
         .arg(&other)
         .output()
         .unwrap();
-    assert_eq!(refused.status.code(), Some(3));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("belongs to database"));
     assert_eq!(walk(&media), left, "nothing was removed");
     let rows = photo_rows(&dir.path().join("listings.db"));
     for variant in &rows[0].variants {
@@ -924,4 +946,37 @@ fn folder_delivery_photos_are_read_from_the_folder() {
     );
     let again = import(&settings, &delivery, &[]);
     assert_eq!(again.photos(), (0, 1, 0), "the same bytes are not rendered again");
+}
+
+/// A new listing that shares a stored photo's URL gets its files after one
+/// conditional request, without the photo's bytes.
+#[test]
+fn new_listing_sharing_a_stored_url_reuses_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let gallery = Gallery::start();
+    gallery.serve(
+        "/a.jpg",
+        Served::photo(jpeg(&two_tone(20, 20), None), "image/jpeg"),
+    );
+    let settings = settings(dir.path(), PRIVATE_ALLOWED);
+    let first = write_csv(dir.path(), "first.csv", &[record("L1", &[gallery.url("/a.jpg")])]);
+    assert_eq!(import(&settings, &first, &[]).photos(), (1, 0, 0));
+
+    gallery.reset_counts();
+    let both = write_csv(
+        dir.path(),
+        "both.csv",
+        &[
+            record("L1", &[gallery.url("/a.jpg")]),
+            record("L2", &[gallery.url("/a.jpg")]),
+        ],
+    );
+    let run = import(&settings, &both, &[]);
+    assert_eq!(run.photos(), (1, 1, 0), "{}", run.stderr);
+    let seen = gallery.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].conditional, "{seen:?}");
+    assert_eq!(gallery.body_bytes(), 0);
+    let rows = photo_rows(&dir.path().join("listings.db"));
+    assert_eq!(rows[0].variants, rows[1].variants, "{rows:#?}");
 }
