@@ -7,5 +7,6 @@ pub mod adapter;
 pub mod apimo;
 pub mod poliris;
 pub mod registry;
+pub mod xml;
 
 pub use registry::{CrmEntry, REGISTRY};
