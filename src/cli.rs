@@ -315,7 +315,8 @@ pub struct ManArgs {
 /// Input options shared by `parse` and `import`.
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// A Poliris `Annonces.csv`, a directory holding one, or a zip delivery.
+    /// The export: a Poliris `Annonces.csv`, a directory or zip holding one,
+    /// an Apimo staging folder, or a Kyero XML feed.
     pub input: PathBuf,
 
     /// Text encoding of the listings file; `auto` picks UTF-8 when the whole

@@ -72,6 +72,9 @@ impl fmt::Display for RecordIssue {
                 write!(formatter, " ({column})")?;
             }
             write!(formatter, ": ")?;
+        } else if let Some(field) = &self.column {
+            // Formats with named fields (JSON, XML) have no column rank.
+            write!(formatter, "{field}: ")?;
         }
         write!(formatter, "{}", self.reason)?;
         if let Some(value) = self.value.as_deref().filter(|value| !value.is_empty()) {

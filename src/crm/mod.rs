@@ -5,6 +5,7 @@
 
 pub mod adapter;
 pub mod apimo;
+pub mod kyero;
 pub mod poliris;
 pub mod registry;
 pub mod xml;

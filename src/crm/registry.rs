@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use super::adapter::Adapter;
 use super::apimo::ApimoAdapter;
+use super::kyero::KyeroAdapter;
 use super::poliris::adapter::PolirisAdapter;
 
 /// Channel through which a CRM's payloads reach us.
@@ -29,6 +30,8 @@ pub enum Format {
     PolirisCsv,
     /// JSON pages of a REST API.
     Json,
+    /// Kyero v3 XML feed.
+    KyeroXml,
 }
 
 /// Location of an agency's files on our FTP server.
@@ -110,6 +113,17 @@ pub static REGISTRY: &[CrmEntry] = &[
         credentials: &[],
         adapter: &PolirisAdapter,
     },
+    CrmEntry {
+        code: "kyero",
+        name: "Kyero v3 XML feed given by path",
+        // TODO: pull the feed from its URL with conditional requests, so that sync can run it.
+        transport: Transport::Local,
+        format: Format::KyeroXml,
+        full_snapshot: true,
+        ftp: None,
+        credentials: &[],
+        adapter: &KyeroAdapter,
+    },
 ];
 
 /// A CRM code that is not in the registry.
@@ -168,7 +182,7 @@ mod tests {
         let error = find("nosuchcrm").err().unwrap();
         assert_eq!(
             error.to_string(),
-            "unknown CRM `nosuchcrm`; known CRMs: apimo, poliris, hektor, twimmo"
+            "unknown CRM `nosuchcrm`; known CRMs: apimo, poliris, hektor, twimmo, kyero"
         );
         assert_eq!(find("hektor").unwrap().format, Format::PolirisCsv);
     }

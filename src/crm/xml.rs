@@ -128,6 +128,8 @@ pub struct RecordReader<R: BufRead> {
     buffer: Vec<u8>,
     /// Names of the open elements outside records, with where they opened.
     open: Vec<(String, Position)>,
+    /// The record being read, with where it opened.
+    record: Option<(String, Position)>,
     line: u64,
 }
 
@@ -143,6 +145,7 @@ impl<R: BufRead> RecordReader<R> {
             limits,
             buffer: Vec::new(),
             open: Vec::new(),
+            record: None,
             line: 1,
         }
     }
@@ -165,7 +168,9 @@ impl<R: BufRead> RecordReader<R> {
             match event {
                 Owned::Start(element) => {
                     if self.records.contains(&element.name.as_str()) {
+                        self.record = Some((element.name.clone(), at));
                         let element = self.read_record(element, at)?;
+                        self.record = None;
                         return Ok(Some(Record { element, at }));
                     }
                     self.open.push((element.name, at));
@@ -275,13 +280,12 @@ impl<R: BufRead> RecordReader<R> {
                 Err(error) => {
                     let message = error.to_string();
                     // quick-xml reports a file cut inside a tag as a syntax error.
-                    if message.contains("unclosed")
-                        || message.contains("EOF")
-                        || message.contains("end of file")
-                    {
-                        if let Some((element, opened)) = self.open.last().cloned() {
-                            return Err(XmlError::Truncated { element, opened });
-                        }
+                    let cut_short = ["unclosed", "EOF", "end of file", "end of input"]
+                        .iter()
+                        .any(|sign| message.contains(sign));
+                    let open = self.record.clone().or_else(|| self.open.last().cloned());
+                    if cut_short && let Some((element, opened)) = open {
+                        return Err(XmlError::Truncated { element, opened });
                     }
                     return Err(XmlError::Syntax { at, reason: message });
                 }

@@ -8,6 +8,7 @@ mod docs;
 mod ftp;
 mod gallery;
 mod import;
+mod kyero;
 mod parse;
 mod photos;
 mod runs;

@@ -28,7 +28,15 @@ pub fn fixture(name: &str) -> PathBuf {
 /// Returns the folder of real Poliris exports beside the repository, or `None` with a visible
 /// message when they are absent (a clone outside the project workspace).
 pub fn samples_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/poliris");
+    samples_of("poliris")
+}
+
+/// Returns the folder of real exports of one format (`poliris`, `kyero`, …)
+/// beside the repository, or `None` with a visible message when absent.
+pub fn samples_of(format: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/samples")
+        .join(format);
     if dir.is_dir() {
         Some(dir)
     } else {
@@ -36,7 +44,7 @@ pub fn samples_dir() -> Option<PathBuf> {
         // harness captures: a skip must be visible in a normal run.
         let _ = writeln!(
             std::io::stderr(),
-            "SKIPPED: real Poliris samples not found at {}",
+            "SKIPPED: real {format} samples not found at {}",
             dir.display()
         );
         None

@@ -1,0 +1,175 @@
+//! Kyero v3, the XML feed format of many Spanish and European CRMs: one
+//! `<property>` per listing in a `<root>`, published at a URL per agency.
+//! The feed is absolute: a listing missing from it is withdrawn.
+//!
+//! The adapter reads a feed file, or a folder holding one `.xml` file, one
+//! property at a time; [`convert`] turns each into a listing.
+
+pub mod convert;
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::crm::adapter::{Adapter, Feed, KeptIds, ListingRead, RawRecord, ReadSettings, RecordOutcome};
+use crate::crm::xml::{Element, RecordReader, XmlLimits};
+use crate::encoding::TextEncoding;
+use crate::record::{RecordIssue, Severity};
+
+/// Elements kept out of the raw record: the agency's private notes.
+const PRIVATE_ELEMENTS: [&str; 1] = ["notes"];
+
+pub struct KyeroAdapter;
+
+impl Adapter for KyeroAdapter {
+    fn open<'a>(
+        &'a self,
+        payload: &Path,
+        settings: &'a ReadSettings,
+        _warnings: &mut Vec<String>,
+    ) -> anyhow::Result<Box<dyn Feed + 'a>> {
+        let file = feed_file(payload)?;
+        Ok(Box::new(KyeroFeed {
+            source: file.display().to_string(),
+            file,
+            settings,
+        }))
+    }
+}
+
+/// Finds the feed: the path itself, or the one `.xml` file of a folder.
+fn feed_file(payload: &Path) -> anyhow::Result<PathBuf> {
+    if !payload.is_dir() {
+        if !payload.exists() {
+            anyhow::bail!("{} does not exist", payload.display());
+        }
+        return Ok(payload.to_path_buf());
+    }
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(payload).with_context(|| format!("cannot read {}", payload.display()))? {
+        let path = entry?.path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension.eq_ignore_ascii_case("xml"))
+        {
+            found.push(path);
+        }
+    }
+    match found.as_slice() {
+        [file] => Ok(file.clone()),
+        [] => anyhow::bail!("no .xml feed in {}", payload.display()),
+        _ => anyhow::bail!(
+            "{} holds {} .xml files; give the feed's own path",
+            payload.display(),
+            found.len()
+        ),
+    }
+}
+
+struct KyeroFeed<'a> {
+    source: String,
+    file: PathBuf,
+    settings: &'a ReadSettings,
+}
+
+impl Feed for KyeroFeed<'_> {
+    fn source(&self) -> &str {
+        &self.source
+    }
+
+    fn encoding(&self) -> Option<TextEncoding> {
+        Some(TextEncoding::Utf8)
+    }
+
+    /// Returns `true`: Kyero feeds are absolute.
+    fn is_full_snapshot(&self) -> bool {
+        true
+    }
+
+    fn read(&mut self, visit: &mut dyn FnMut(RecordOutcome) -> anyhow::Result<bool>) -> anyhow::Result<()> {
+        let file = File::open(&self.file).with_context(|| format!("cannot read {}", self.source))?;
+        let mut records = RecordReader::new(BufReader::new(file), &["property"], XmlLimits::default());
+        while let Some(record) = records
+            .next_record()
+            .with_context(|| format!("{} cannot be read to its end", self.source))?
+        {
+            let outcome = outcome_of(&record.element, record.at.line, &self.source, self.settings);
+            if !visit(outcome)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn outcome_of(property: &Element, line: u64, file: &str, settings: &ReadSettings) -> RecordOutcome {
+    let source_id = property.text_at(&["id"]).map(str::to_string);
+    let issue = |problem: convert::Problem, severity| RecordIssue {
+        severity,
+        file: file.to_string(),
+        line,
+        source_id: source_id.clone(),
+        rank: None,
+        column: Some(problem.field.to_string()),
+        value: Some(problem.value),
+        reason: problem.reason,
+    };
+    match convert::convert_property(property, settings) {
+        Err(problem) => RecordOutcome::Rejected {
+            issue: Box::new(issue(problem, Severity::Rejected)),
+            kept: KeptIds {
+                source_id: source_id.clone(),
+                reference: property.text_at(&["ref"]).map(str::to_string),
+            },
+        },
+        Ok(converted) => {
+            let warnings = converted
+                .warnings
+                .into_iter()
+                .map(|problem| issue(problem, Severity::Warning))
+                .collect();
+            RecordOutcome::Listing(Box::new(ListingRead {
+                listing: converted.listing,
+                warnings,
+                raw: RawRecord::Json(element_json(property).to_string()),
+                line,
+                withdrawn: false,
+            }))
+        }
+    }
+}
+
+/// The record as JSON for the raw column: child elements by name (a list
+/// when repeated), text, and attributes as `@name`. Private notes are left out.
+fn element_json(element: &Element) -> serde_json::Value {
+    use serde_json::{Map, Value};
+    if element.children.is_empty() && element.attributes.is_empty() {
+        return Value::String(element.text.clone());
+    }
+    let mut object = Map::new();
+    for (key, value) in &element.attributes {
+        object.insert(format!("@{key}"), Value::String(value.clone()));
+    }
+    if !element.text.is_empty() {
+        object.insert("#text".to_string(), Value::String(element.text.clone()));
+    }
+    for child in &element.children {
+        if PRIVATE_ELEMENTS.contains(&child.name.as_str()) {
+            continue;
+        }
+        let value = element_json(child);
+        match object.get_mut(&child.name) {
+            Some(Value::Array(items)) => items.push(value),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, value]);
+            }
+            None => {
+                object.insert(child.name.clone(), value);
+            }
+        }
+    }
+    Value::Object(object)
+}

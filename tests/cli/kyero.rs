@@ -1,0 +1,232 @@
+//! Kyero v3 feeds: the two real samples field by field, the invented
+//! fixtures of fixtures/kyero/ through import, and hostile XML.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::{active_source_ids, by_source_id, counts, import_as, parse, samples_of};
+
+const AGENCY: &str = "COSTA-1";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/kyero")
+        .join(name)
+}
+
+fn photo_urls(listing: &Value) -> Vec<&str> {
+    listing["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|photo| photo["source"]["location"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn optima_export_matches_its_records() {
+    let Some(samples) = samples_of("kyero") else {
+        return;
+    };
+    let file = samples.join("optima-export-v3.xml");
+    let (output, listings) = parse(&["--crm", "kyero", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("2 records, 2 listings, 0 rejected"), "{stderr}");
+
+    let apartment = by_source_id(&listings, "510187");
+    assert_eq!(apartment["reference"], "CBW-510187");
+    assert_eq!(apartment["price"]["amount"], 249_500.0);
+    assert_eq!(apartment["price"]["currency"], "EUR");
+    assert_eq!(apartment["transaction"]["kind"], "sale");
+    assert_eq!(apartment["property"]["kind"], "apartment");
+    assert_eq!(apartment["city"], "Torre de la Horadada");
+    assert_eq!(apartment["country"], "Spain");
+    assert_eq!(apartment["bedrooms"], 2);
+    assert_eq!(apartment["bathrooms"], 2);
+    assert_eq!(apartment["living_area"], 64.0);
+    assert_eq!(apartment["land_area"], Value::Null);
+    assert_eq!(apartment["latitude"], 37.865_280_8);
+    assert_eq!(apartment["features"]["pool"], true);
+    assert_eq!(apartment["dpe"], Value::Null, "X means unknown");
+    let description = apartment["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("2 bedroom, 2 bathroom penthouse apartment on the first floor"),
+        "{description}"
+    );
+    assert!(
+        description.ends_with("Cadastral income: € 264.36 / Year"),
+        "{description}"
+    );
+    assert_eq!(apartment["translations"][0]["language"], "NL");
+    let urls = photo_urls(apartment);
+    assert!(
+        urls[0].ends_with("20230330173525000000_WEBSITE-21.jpg"),
+        "{urls:?}"
+    );
+    assert!(
+        urls[1].ends_with("20230330173525000000_WEBSITE-26.jpg"),
+        "{urls:?}"
+    );
+
+    let local = by_source_id(&listings, "509939");
+    assert_eq!(local["property"]["kind"], "commercial");
+    assert_eq!(local["property"]["raw"], "Commercial");
+    assert_eq!(local["price"]["amount"], 195_000.0);
+    assert_eq!(local["city"], "Dehesa de Campoamor");
+    assert_eq!(local["living_area"], 66.0);
+    assert_eq!(local["land_area"], 80.0);
+    assert_eq!(local["features"]["furnished"], true);
+    assert_eq!(local["features"]["terrace"], true);
+}
+
+#[test]
+fn kyero_example_matches_its_record() {
+    let Some(samples) = samples_of("kyero") else {
+        return;
+    };
+    let file = samples.join("kyero-v3-example.xml");
+    let (output, listings) = parse(&["--crm", "kyero", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1 record, 1 listing, 0 rejected"), "{stderr}");
+    let villa = by_source_id(&listings, "12367");
+    assert_eq!(villa["reference"], "V3TEST");
+    assert_eq!(villa["property"]["kind"], "house");
+    assert_eq!(villa["property"]["raw"], "villa");
+    assert_eq!(villa["price"]["amount"], 250_000.0);
+    assert_eq!(villa["city"], "almunecar");
+    assert_eq!(villa["address"], "optional location detail");
+    assert_eq!(villa["living_area"], 150.0);
+    assert_eq!(villa["land_area"], 500.0);
+    assert_eq!(villa["bedrooms"], 3);
+    assert_eq!(villa["dpe"]["class"]["kind"], "D");
+    assert_eq!(villa["ges"], Value::Null);
+    assert_eq!(villa["description"], "English property description");
+    assert_eq!(villa["translations"].as_array().unwrap().len(), 12);
+    let urls = photo_urls(villa);
+    assert_eq!(urls.len(), 5);
+    assert!(
+        urls[4].ends_with("12811582_large.jpg"),
+        "image 50 comes last: {urls:?}"
+    );
+    let raw = serde_json::to_string(villa).unwrap();
+    assert!(!raw.contains("Private property notes"));
+}
+
+#[test]
+fn fixture_feed_converts_each_nasty_case() {
+    let (output, listings) = parse(&["--crm", "kyero", fixture("feed-1.xml").to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "one record is rejected: {stderr}");
+    assert!(
+        stderr.contains("feed-1.xml:101: price_freq: unknown price frequency; expected sale, month or week"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("feed-1.xml:77: beds: not a whole number; left unknown"),
+        "{stderr}"
+    );
+
+    let villa = by_source_id(&listings, "K-100");
+    assert_eq!(
+        villa["description"],
+        "Villa with sea views.\nPrivate pool & garden."
+    );
+    assert_eq!(villa["translations"][0]["language"], "ES");
+    let urls = photo_urls(villa);
+    assert!(
+        urls[0].ends_with("front.jpg") && urls[2].ends_with("pool.jpg"),
+        "by image id: {urls:?}"
+    );
+    assert_eq!(villa["features"]["air_conditioning"], true);
+    assert_eq!(villa["dpe"]["class"]["kind"], "C");
+    let penthouse = by_source_id(&listings, "K-101");
+    assert_eq!(penthouse["price"], Value::Null, "x is price on request");
+    assert_eq!(penthouse["features"]["lift"], true);
+    assert_eq!(penthouse["features"]["pool"], false);
+    let rental = by_source_id(&listings, "K-102");
+    assert_eq!(rental["transaction"]["kind"], "rent");
+    assert_eq!(rental["price"]["period"], "month");
+    assert_eq!(rental["price"]["currency"], "EUR");
+    assert_eq!(rental["living_area"], 70.5);
+    assert_eq!(rental["bedrooms"], Value::Null);
+}
+
+#[test]
+fn later_feed_updates_and_withdraws() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let first = import_as("kyero", &database, &fixture("feed-1.xml"), AGENCY, &[]);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    assert_eq!(counts(&first.summary), (3, 0, 0, 0, 1));
+
+    let second = import_as("kyero", &database, &fixture("feed-2.xml"), AGENCY, &[]);
+    assert_eq!(counts(&second.summary), (0, 1, 1, 1, 1), "{}", second.stderr);
+    assert_eq!(active_source_ids(&database, AGENCY), ["K-100", "K-102"]);
+    let raw: String = crate::support::open_database(&database)
+        .query_row("SELECT raw FROM listings WHERE source_id = 'K-100'", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert!(raw.contains("479000"), "{raw}");
+    assert!(
+        !raw.contains("keys at the neighbour"),
+        "private notes are not kept: {raw}"
+    );
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn hostile_feeds_end_with_a_clear_error_and_withdraw_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let first = import_as("kyero", &database, &fixture("feed-2.xml"), AGENCY, &[]);
+    assert_eq!(counts(&first.summary).0, 2, "{}", first.stderr);
+
+    let laughs = write(
+        dir.path(),
+        "laughs.xml",
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n<!ENTITY lol1 \
+         \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n]>\n<root><property><id>&lol1;</id></property></root>\n",
+    );
+    let nested = write(
+        dir.path(),
+        "nested.xml",
+        &format!("<root>{}{}</root>", "<a>".repeat(10_000), "</a>".repeat(10_000)),
+    );
+    let feed = std::fs::read_to_string(fixture("feed-1.xml")).unwrap();
+    let cut = write(
+        dir.path(),
+        "cut.xml",
+        &feed[..feed.find("<id>K-102</id>").unwrap() + 20],
+    );
+    for (file, expected) in [
+        (&laughs, "line 2: <!DOCTYPE> is not accepted"),
+        (&nested, "elements nested more than 64 deep"),
+        (
+            &cut,
+            "the file ends inside <property> (opened on line 77): it is cut short",
+        ),
+    ] {
+        let run = import_as("kyero", &database, file, AGENCY, &[]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(run.stderr.contains(expected), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&file.display().to_string()),
+            "the message names the file: {}",
+            run.stderr
+        );
+        // Listings read before the error may be written; none is withdrawn.
+        let active = active_source_ids(&database, AGENCY);
+        assert!(
+            active.contains(&"K-100".to_string()) && active.contains(&"K-102".to_string()),
+            "nothing withdrawn: {active:?}"
+        );
+    }
+}
