@@ -5,7 +5,7 @@ use anyhow::Context;
 
 use crate::cli::FetchArgs;
 use crate::config::{self, ConfigFile};
-use crate::crm::adapter::FetchRequest;
+use crate::crm::adapter::{FeedUnchanged, FetchRequest};
 use crate::crm::registry;
 use crate::exit::{ExitStatus, UsageError};
 use crate::report::Reporter;
@@ -85,6 +85,11 @@ pub fn fetch_to_staging(
     Ok(staged)
 }
 
+/// Returns whether a fetch found the CRM's feed unchanged (a 304).
+pub fn is_unchanged(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| cause.is::<FeedUnchanged>())
+}
+
 pub fn run(args: &FetchArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     let settings = config::resolve_fetch(args, config)?;
     if args.target.integration.is_none() && settings.integration.contains('/') {
@@ -93,7 +98,14 @@ pub fn run(args: &FetchArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
             settings.crm, settings.agency
         ));
     }
-    let staged = fetch_to_staging(&settings, config, reporter)?;
+    let staged = match fetch_to_staging(&settings, config, reporter) {
+        Ok(staged) => staged,
+        Err(error) if is_unchanged(&error) => {
+            reporter.info(&format!("{}: nothing fetched", error.root_cause()));
+            return Ok(ExitStatus::Success);
+        }
+        Err(error) => return Err(error),
+    };
     reporter.data(&staged.display().to_string())?;
     reporter.flush()?;
     Ok(ExitStatus::Success)

@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::cli::{FetchArgs, IntegrationArgs, SummaryFormat, SyncArgs};
-use crate::commands::fetch::fetch_to_staging;
+use crate::commands::fetch::{fetch_to_staging, is_unchanged};
 use crate::commands::import::{ImportRequest, exit_status, import_payload, import_pending_photos};
 use crate::config::{self, ConfigFile, IntegrationConfig};
 use crate::crm::registry::{self, Transport};
@@ -27,7 +27,8 @@ pub struct SyncResult {
     pub crm: String,
     pub agency: String,
     /// A run status (`succeeded`, `partial`, `guard_tripped`, `failed`), or
-    /// `locked` or `skipped`.
+    /// `locked`, `skipped`, or `unchanged` (the CRM's feed did not change
+    /// since the last fetch, so nothing was imported).
     pub status: String,
     pub counts: Option<RunCounts>,
     pub seconds: f64,
@@ -162,6 +163,11 @@ fn sync_one(
             result.counts = Some(summary.counts);
         }
         Ok(None) => result.status = "skipped".to_string(),
+        // A feed that did not change since the last fetch: nothing to import.
+        Err(error) if is_unchanged(&error) => {
+            result.status = "unchanged".to_string();
+            reporter.info(&format!("sync {}: {}", entry.name, error.root_cause()));
+        }
         Err(error) => {
             let locked = error.chain().any(|cause| cause.is::<LockedError>());
             result.status = if locked { "locked" } else { "failed" }.to_string();
@@ -309,6 +315,7 @@ fn fetch_and_import(
     }
     let staged: PathBuf = match fetch_to_staging(fetch_settings, config, reporter) {
         Ok(staged) => staged,
+        Err(error) if is_unchanged(&error) => return Err(error),
         Err(error) => {
             if !args.dry_run {
                 record_failure(entry, database, &error);

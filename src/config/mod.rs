@@ -305,7 +305,8 @@ pub struct IntegrationConfig {
     /// environment variable that contains its value.
     #[serde(default)]
     pub credentials: BTreeMap<String, String>,
-    /// Base URL of the CRM's API, for a test server or a proxy.
+    /// Base URL of the CRM's API, for a test server or a proxy; for a
+    /// Kyero integration, the URL of its feed.
     pub api_url: Option<String>,
     /// Language of titles and descriptions, for CRMs that send several.
     pub language: Option<String>,

@@ -45,6 +45,15 @@ pub struct FetchRequest<'a> {
     pub target_dir: &'a Path,
 }
 
+/// The CRM answered that its feed did not change since the last fetch
+/// (HTTP 304): there is nothing to fetch or import.
+#[derive(Debug, thiserror::Error)]
+#[error("the feed has not changed since the last fetch{}", if since.is_empty() { String::new() } else { format!(" ({since})") })]
+pub struct FeedUnchanged {
+    /// When the feed was last fetched, if known.
+    pub since: String,
+}
+
 /// A credential's value and the environment variable it came from; only
 /// the variable's name is ever shown.
 #[derive(Clone)]

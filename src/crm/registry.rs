@@ -115,9 +115,8 @@ pub static REGISTRY: &[CrmEntry] = &[
     },
     CrmEntry {
         code: "kyero",
-        name: "Kyero v3 XML feed given by path",
-        // TODO: pull the feed from its URL with conditional requests, so that sync can run it.
-        transport: Transport::Local,
+        name: "Kyero v3 XML feed, pulled from its URL",
+        transport: Transport::Http,
         format: Format::KyeroXml,
         full_snapshot: true,
         ftp: None,

@@ -230,3 +230,65 @@ fn hostile_feeds_end_with_a_clear_error_and_withdraw_nothing() {
         );
     }
 }
+
+/// The feed pulled by sync from a server on 127.0.0.1: the second sync asks
+/// with the feed's ETag, gets 304 and writes nothing; a changed feed
+/// without one listing withdraws it.
+#[test]
+fn sync_pulls_the_feed_only_when_it_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::gallery::Gallery::start();
+    let feed = |name: &str| std::fs::read(fixture(name)).unwrap();
+    server.serve(
+        "/costa/feed.xml",
+        crate::gallery::Served::photo(feed("feed-1.xml"), "application/xml"),
+    );
+    let settings = write(
+        dir.path(),
+        "passerelle.toml",
+        &format!(
+            "[database]\npath = \"passerelle.db\"\n\n[staging]\npath = \"staging\"\n\n[[integrations]]\n\
+             name = \"costa\"\ncrm = \"kyero\"\nagency = \"{AGENCY}\"\napi_url = \"{}\"\n",
+            server.url("/costa/feed.xml")
+        ),
+    );
+    let database = dir.path().join("passerelle.db");
+    let sync = || {
+        let output = crate::support::passerelle()
+            .args(["sync", "--no-photos", "--format", "json", "--config"])
+            .arg(&settings)
+            .output()
+            .unwrap();
+        let results: Vec<Value> = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&output.stderr)));
+        (output.status.code(), results[0].clone())
+    };
+    let runs = || -> i64 {
+        crate::support::open_database(&database)
+            .query_row("SELECT count(*) FROM runs", [], |row| row.get(0))
+            .unwrap()
+    };
+
+    let (code, first) = sync();
+    assert_eq!(code, Some(1), "one record is rejected: {first}");
+    assert_eq!(first["counts"]["created"], 3, "{first}");
+
+    server.reset_counts();
+    let (code, second) = sync();
+    assert_eq!(code, Some(0), "{second}");
+    assert_eq!(second["status"], "unchanged", "{second}");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].conditional, "{seen:?}");
+    assert_eq!(server.body_bytes(), 0);
+    assert_eq!(runs(), 1, "an unchanged feed records no run");
+
+    server.serve(
+        "/costa/feed.xml",
+        crate::gallery::Served::photo(feed("feed-2.xml"), "application/xml"),
+    );
+    let (_, third) = sync();
+    assert_eq!(third["counts"]["withdrawn"], 1, "{third}");
+    assert_eq!(third["counts"]["updated"], 1, "{third}");
+    assert_eq!(active_source_ids(&database, AGENCY), ["K-100", "K-102"]);
+}

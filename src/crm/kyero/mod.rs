@@ -2,10 +2,12 @@
 //! `<property>` per listing in a `<root>`, published at a URL per agency.
 //! The feed is absolute: a listing missing from it is withdrawn.
 //!
-//! The adapter reads a feed file, or a folder holding one `.xml` file, one
-//! property at a time; [`convert`] turns each into a listing.
+//! [`fetch`] pulls the feed with a conditional request into a staging
+//! folder. The adapter reads a feed file, or a folder holding one `.xml`
+//! file, one property at a time; [`convert`] turns each into a listing.
 
 pub mod convert;
+pub mod fetch;
 
 use std::fs::File;
 use std::io::BufReader;
@@ -36,6 +38,10 @@ impl Adapter for KyeroAdapter {
             file,
             settings,
         }))
+    }
+
+    fn fetch(&self, request: &crate::crm::adapter::FetchRequest<'_>) -> Option<anyhow::Result<PathBuf>> {
+        Some(fetch::fetch_to_staging(request))
     }
 }
 
