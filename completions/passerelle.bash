@@ -212,7 +212,7 @@ _passerelle() {
                     return 0
                     ;;
                 --crm)
-                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo kyero" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo kyero openimmo" -- "${cur}"))
                     return 0
                     ;;
                 --agency)
@@ -254,7 +254,7 @@ _passerelle() {
                     return 0
                     ;;
                 --crm)
-                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo kyero" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo kyero openimmo" -- "${cur}"))
                     return 0
                     ;;
                 --agency)
@@ -390,7 +390,7 @@ _passerelle() {
                     return 0
                     ;;
                 --crm)
-                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo kyero" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo kyero openimmo" -- "${cur}"))
                     return 0
                     ;;
                 --format)
@@ -428,7 +428,7 @@ _passerelle() {
                     return 0
                     ;;
                 --crm)
-                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo kyero" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo kyero openimmo" -- "${cur}"))
                     return 0
                     ;;
                 --agency)
@@ -508,7 +508,7 @@ _passerelle() {
                     return 0
                     ;;
                 --crm)
-                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo kyero" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "apimo poliris hektor twimmo kyero openimmo" -- "${cur}"))
                     return 0
                     ;;
                 --jobs)

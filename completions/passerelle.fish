@@ -47,7 +47,8 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l crm -d '
 poliris\t'Any SeLoger/Poliris export given by path'
 hektor\t'Hektor (La Boîte Immo), Poliris export'
 twimmo\t'Twimmo, Poliris export'
-kyero\t'Kyero v3 XML feed, pulled from its URL'"
+kyero\t'Kyero v3 XML feed, pulled from its URL'
+openimmo\t'OpenImmo XML, zipped with its attachments, dropped on FTP'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l format -d 'Output: one JSON listing per line, or a table for people' -r -f -a "jsonl\t''
 table\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l explain -d 'Show record N (1 is the first record) column by column: rank, specification name, raw value and the listing field it became' -r
@@ -63,7 +64,8 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l crm -d '
 poliris\t'Any SeLoger/Poliris export given by path'
 hektor\t'Hektor (La Boîte Immo), Poliris export'
 twimmo\t'Twimmo, Poliris export'
-kyero\t'Kyero v3 XML feed, pulled from its URL'"
+kyero\t'Kyero v3 XML feed, pulled from its URL'
+openimmo\t'OpenImmo XML, zipped with its attachments, dropped on FTP'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l agency -d 'The agency\'s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l staging-dir -d 'Folder that receives <crm>/<agency>/<UTC time>/ [default: `staging.path` of the settings file, else ./staging]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -80,7 +82,8 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l crm -d 
 poliris\t'Any SeLoger/Poliris export given by path'
 hektor\t'Hektor (La Boîte Immo), Poliris export'
 twimmo\t'Twimmo, Poliris export'
-kyero\t'Kyero v3 XML feed, pulled from its URL'"
+kyero\t'Kyero v3 XML feed, pulled from its URL'
+openimmo\t'OpenImmo XML, zipped with its attachments, dropped on FTP'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l agency -d 'The agency\'s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l database -d 'SQLite database file, created when missing; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l organization -d 'Organization the listings belong to on our side' -r
@@ -126,7 +129,8 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fi
 poliris\t'Any SeLoger/Poliris export given by path'
 hektor\t'Hektor (La Boîte Immo), Poliris export'
 twimmo\t'Twimmo, Poliris export'
-kyero\t'Kyero v3 XML feed, pulled from its URL'"
+kyero\t'Kyero v3 XML feed, pulled from its URL'
+openimmo\t'OpenImmo XML, zipped with its attachments, dropped on FTP'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l agency -d 'The agency\'s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l status -d 'Only runs with this status' -r -f -a "running\t''
 succeeded\t''
@@ -197,7 +201,8 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l crm -d 'O
 poliris\t'Any SeLoger/Poliris export given by path'
 hektor\t'Hektor (La Boîte Immo), Poliris export'
 twimmo\t'Twimmo, Poliris export'
-kyero\t'Kyero v3 XML feed, pulled from its URL'"
+kyero\t'Kyero v3 XML feed, pulled from its URL'
+openimmo\t'OpenImmo XML, zipped with its attachments, dropped on FTP'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l jobs -d 'Integrations synced at the same time' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l database -d 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l staging-dir -d 'Folder that receives the fetched payloads [default: `staging.path` of the settings file, else ./staging]' -r -F

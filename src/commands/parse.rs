@@ -77,6 +77,12 @@ pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStat
             }
             // parse sets no agency, so no record belongs to another one.
             RecordOutcome::OtherAgency(_) => return Ok(true),
+            RecordOutcome::Delete { source_id, line } => {
+                reporter.info(&format!(
+                    "{source}:{line}: listing {source_id:?} is deleted by the CRM"
+                ));
+                return Ok(true);
+            }
         };
         let listing = &read.listing;
         if let Some(first_line) = seen.insert(&listing.source_id, read.line)? {

@@ -79,6 +79,12 @@ pub enum RecordOutcome {
     },
     /// The record belongs to another agency of a grouped delivery.
     OtherAgency(String),
+    /// The CRM deletes this listing (an OpenImmo `DELETE` action): it is
+    /// withdrawn, and its stored data is kept.
+    Delete {
+        source_id: String,
+        line: u64,
+    },
 }
 
 /// A converted listing with what the pipeline keeps beside it.

@@ -6,6 +6,7 @@
 pub mod adapter;
 pub mod apimo;
 pub mod kyero;
+pub mod openimmo;
 pub mod poliris;
 pub mod registry;
 pub mod xml;

@@ -8,6 +8,7 @@ use thiserror::Error;
 use super::adapter::Adapter;
 use super::apimo::ApimoAdapter;
 use super::kyero::KyeroAdapter;
+use super::openimmo::OpenImmoAdapter;
 use super::poliris::adapter::PolirisAdapter;
 
 /// Channel through which a CRM's payloads reach us.
@@ -32,6 +33,8 @@ pub enum Format {
     Json,
     /// Kyero v3 XML feed.
     KyeroXml,
+    /// OpenImmo XML, zipped with its attachments.
+    OpenimmoXml,
 }
 
 /// Location of an agency's files on our FTP server.
@@ -123,6 +126,21 @@ pub static REGISTRY: &[CrmEntry] = &[
         credentials: &[],
         adapter: &KyeroAdapter,
     },
+    CrmEntry {
+        code: "openimmo",
+        name: "OpenImmo XML, zipped with its attachments, dropped on FTP",
+        transport: Transport::Ftp,
+        format: Format::OpenimmoXml,
+        // VOLL deliveries are, TEIL ones are not: the feed says which.
+        full_snapshot: true,
+        ftp: Some(FtpLayout {
+            folder: "openimmo",
+            file_pattern: "{agency}.zip",
+            zipped: true,
+        }),
+        credentials: &[],
+        adapter: &OpenImmoAdapter,
+    },
 ];
 
 /// A CRM code that is not in the registry.
@@ -181,7 +199,7 @@ mod tests {
         let error = find("nosuchcrm").err().unwrap();
         assert_eq!(
             error.to_string(),
-            "unknown CRM `nosuchcrm`; known CRMs: apimo, poliris, hektor, twimmo, kyero"
+            "unknown CRM `nosuchcrm`; known CRMs: apimo, poliris, hektor, twimmo, kyero, openimmo"
         );
         assert_eq!(find("hektor").unwrap().format, Format::PolirisCsv);
     }

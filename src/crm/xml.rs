@@ -101,6 +101,40 @@ impl Element {
         self.children.iter().filter(move |child| child.name == name)
     }
 
+    /// The element as JSON, for the raw record kept beside a listing: child
+    /// elements by name (a list when repeated), text as `#text` beside
+    /// them, attributes as `@name`. Children named in `private` are left out.
+    pub fn to_json(&self, private: &[&str]) -> serde_json::Value {
+        use serde_json::{Map, Value};
+        if self.children.is_empty() && self.attributes.is_empty() {
+            return Value::String(self.text.clone());
+        }
+        let mut object = Map::new();
+        for (key, value) in &self.attributes {
+            object.insert(format!("@{key}"), Value::String(value.clone()));
+        }
+        if !self.text.is_empty() {
+            object.insert("#text".to_string(), Value::String(self.text.clone()));
+        }
+        for child in &self.children {
+            if private.contains(&child.name.as_str()) {
+                continue;
+            }
+            let value = child.to_json(private);
+            match object.get_mut(&child.name) {
+                Some(Value::Array(items)) => items.push(value),
+                Some(existing) => {
+                    let first = existing.take();
+                    *existing = Value::Array(vec![first, value]);
+                }
+                None => {
+                    object.insert(child.name.clone(), value);
+                }
+            }
+        }
+        Value::Object(object)
+    }
+
     /// The trimmed text at a path of child names, `None` when missing or blank.
     pub fn text_at(&self, path: &[&str]) -> Option<&str> {
         let mut element = self;

@@ -507,6 +507,7 @@ fn run_feed(
                     *other_agencies.entry(agency).or_default() += 1;
                     return Ok(true);
                 }
+                RecordOutcome::Delete { source_id, line } => WriteOp::Delete { source_id, line },
                 RecordOutcome::Rejected { issue, kept } => {
                     reporter.record_issue(&issue);
                     WriteOp::Rejected { issue, kept }

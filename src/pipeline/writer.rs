@@ -29,6 +29,11 @@ pub enum WriteOp {
         issue: Box<RecordIssue>,
         kept: KeptIds,
     },
+    /// The CRM deletes the listing with this source id.
+    Delete {
+        source_id: String,
+        line: u64,
+    },
 }
 
 /// Serializes a listing to JSON and hashes the JSON with BLAKE3.
@@ -117,6 +122,7 @@ impl<'s> Writer<'s> {
                         self.keep_listing_of(&mut issue, &kept)?;
                         self.reject(&issue)?;
                     }
+                    WriteOp::Delete { source_id, line } => self.delete(&source_id, line)?,
                     WriteOp::Listing {
                         listing,
                         data,
@@ -188,6 +194,31 @@ impl<'s> Writer<'s> {
             ));
         }
         issue.source_id = Some(source_id);
+        Ok(())
+    }
+
+    /// Withdraws a listing its CRM deleted, keeping its data. A listing
+    /// passerelle never stored needs nothing.
+    fn delete(&mut self, source_id: &str, line: u64) -> anyhow::Result<()> {
+        let Some(integration) = self.integration() else {
+            return Ok(());
+        };
+        let Some(stored) = self.store.find_listing(integration, source_id)? else {
+            self.written.notes.push(format!(
+                "{}:{line}: listing {source_id:?} is deleted by the CRM, and was not in the database",
+                self.source
+            ));
+            return Ok(());
+        };
+        self.store.mark_seen(stored.id, line)?;
+        if stored.withdrawn {
+            return Ok(());
+        }
+        if let Target::Store { run, .. } = &self.target {
+            self.store.withdraw_listing(stored.id, *run)?;
+        }
+        self.written.counts.withdrawn += 1;
+        self.pending += 1;
         Ok(())
     }
 

@@ -44,7 +44,7 @@ fn unknown_crm_lists_known_codes() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("[possible values: apimo, poliris, hektor, twimmo, kyero]"),
+        stderr.contains("[possible values: apimo, poliris, hektor, twimmo, kyero, openimmo]"),
         "{stderr}"
     );
 }

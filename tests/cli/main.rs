@@ -9,6 +9,7 @@ mod ftp;
 mod gallery;
 mod import;
 mod kyero;
+mod openimmo;
 mod parse;
 mod photos;
 mod runs;

@@ -139,43 +139,10 @@ fn outcome_of(property: &Element, line: u64, file: &str, settings: &ReadSettings
             RecordOutcome::Listing(Box::new(ListingRead {
                 listing: converted.listing,
                 warnings,
-                raw: RawRecord::Json(element_json(property).to_string()),
+                raw: RawRecord::Json(property.to_json(&PRIVATE_ELEMENTS).to_string()),
                 line,
                 withdrawn: false,
             }))
         }
     }
-}
-
-/// The record as JSON for the raw column: child elements by name (a list
-/// when repeated), text, and attributes as `@name`. Private notes are left out.
-fn element_json(element: &Element) -> serde_json::Value {
-    use serde_json::{Map, Value};
-    if element.children.is_empty() && element.attributes.is_empty() {
-        return Value::String(element.text.clone());
-    }
-    let mut object = Map::new();
-    for (key, value) in &element.attributes {
-        object.insert(format!("@{key}"), Value::String(value.clone()));
-    }
-    if !element.text.is_empty() {
-        object.insert("#text".to_string(), Value::String(element.text.clone()));
-    }
-    for child in &element.children {
-        if PRIVATE_ELEMENTS.contains(&child.name.as_str()) {
-            continue;
-        }
-        let value = element_json(child);
-        match object.get_mut(&child.name) {
-            Some(Value::Array(items)) => items.push(value),
-            Some(existing) => {
-                let first = existing.take();
-                *existing = Value::Array(vec![first, value]);
-            }
-            None => {
-                object.insert(child.name.clone(), value);
-            }
-        }
-    }
-    Value::Object(object)
 }

@@ -1,0 +1,270 @@
+//! OpenImmo, the German and Austrian exchange format: a zip (usually
+//! dropped on FTP) holding one or more XML files and the attachments they
+//! name, or a bare XML file. `<uebertragung umfang="VOLL">` marks a full
+//! snapshot, whose missing listings are withdrawn; `TEIL` a partial
+//! delivery, which withdraws only the objects it deletes.
+//!
+//! The adapter reads each XML file one `<immobilie>` at a time; [`convert`]
+//! turns each into a listing.
+
+pub mod convert;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::crm::adapter::{Adapter, Feed, KeptIds, ListingRead, RawRecord, ReadSettings, RecordOutcome};
+use crate::crm::xml::{RecordReader, XmlLimits};
+use crate::encoding::TextEncoding;
+use crate::photos::PhotoFiles;
+use crate::record::{RecordIssue, Severity};
+use crate::transport::archive::Archive;
+use convert::{Action, PRIVATE_ELEMENTS};
+
+/// Elements returned whole by the reader: the delivery's header, the
+/// provider's ids, and the objects.
+const RECORDS: &[&str] = &["uebertragung", "anbieternr", "openimmo_anid", "anid", "immobilie"];
+
+pub struct OpenImmoAdapter;
+
+impl Adapter for OpenImmoAdapter {
+    fn open<'a>(
+        &'a self,
+        payload: &Path,
+        settings: &'a ReadSettings,
+        _warnings: &mut Vec<String>,
+    ) -> anyhow::Result<Box<dyn Feed + 'a>> {
+        let delivery = Delivery::find(payload)?;
+        Ok(Box::new(OpenImmoFeed {
+            source: payload.display().to_string(),
+            delivery,
+            settings,
+            scope: None,
+        }))
+    }
+}
+
+/// Where the XML files are.
+enum Delivery {
+    Zip { path: PathBuf, members: Vec<String> },
+    Files { files: Vec<PathBuf>, folder: PathBuf },
+}
+
+impl Delivery {
+    fn find(payload: &Path) -> anyhow::Result<Self> {
+        if !payload.exists() {
+            anyhow::bail!("{} does not exist", payload.display());
+        }
+        if payload.is_dir() {
+            let mut xml = Vec::new();
+            let mut zips = Vec::new();
+            for entry in
+                std::fs::read_dir(payload).with_context(|| format!("cannot read {}", payload.display()))?
+            {
+                let path = entry?.path();
+                match extension(&path).as_deref() {
+                    Some("xml") => xml.push(path),
+                    Some("zip") => zips.push(path),
+                    _ => {}
+                }
+            }
+            xml.sort();
+            return match (xml.is_empty(), zips.as_slice()) {
+                (false, _) => Ok(Self::Files {
+                    files: xml,
+                    folder: payload.to_path_buf(),
+                }),
+                (true, [zip]) => Self::find(zip),
+                _ => anyhow::bail!("no OpenImmo .xml file, nor one zip, in {}", payload.display()),
+            };
+        }
+        if extension(payload).as_deref() == Some("zip") {
+            let archive = Archive::open(payload)?;
+            let mut members: Vec<String> = archive
+                .member_names()
+                .into_iter()
+                .filter(|name| name.to_ascii_lowercase().ends_with(".xml"))
+                .collect();
+            members.sort();
+            if members.is_empty() {
+                anyhow::bail!("{} holds no .xml file", payload.display());
+            }
+            return Ok(Self::Zip {
+                path: payload.to_path_buf(),
+                members,
+            });
+        }
+        Ok(Self::Files {
+            files: vec![payload.to_path_buf()],
+            folder: payload.parent().map(Path::to_path_buf).unwrap_or_default(),
+        })
+    }
+}
+
+fn extension(path: &Path) -> Option<String> {
+    path.extension()
+        .map(|extension| extension.to_string_lossy().to_ascii_lowercase())
+}
+
+struct OpenImmoFeed<'a> {
+    source: String,
+    delivery: Delivery,
+    settings: &'a ReadSettings,
+    /// `umfang` of every file read: `VOLL`, `TEIL`, or empty when absent.
+    scope: Option<Vec<String>>,
+}
+
+impl Feed for OpenImmoFeed<'_> {
+    fn source(&self) -> &str {
+        &self.source
+    }
+
+    fn encoding(&self) -> Option<TextEncoding> {
+        Some(TextEncoding::Utf8)
+    }
+
+    /// Returns whether every file of the delivery says `umfang="VOLL"`. A
+    /// delivery without that header withdraws nothing for missing.
+    fn is_full_snapshot(&self) -> bool {
+        self.scope
+            .as_ref()
+            .is_some_and(|scopes| !scopes.is_empty() && scopes.iter().all(|scope| scope == "VOLL"))
+    }
+
+    fn notes(&self) -> Vec<String> {
+        match &self.scope {
+            Some(scopes) if scopes.iter().any(String::is_empty) => {
+                vec!["no <uebertragung umfang> header: read as a partial delivery".to_string()]
+            }
+            Some(scopes) => vec![format!("delivery scope (umfang): {}", scopes.join(", "))],
+            None => Vec::new(),
+        }
+    }
+
+    fn photo_files(&self) -> Option<PhotoFiles> {
+        Some(match &self.delivery {
+            Delivery::Zip { path, .. } => PhotoFiles::Zip(path.clone()),
+            Delivery::Files { folder, .. } => PhotoFiles::Directory(folder.clone()),
+        })
+    }
+
+    fn read(&mut self, visit: &mut dyn FnMut(RecordOutcome) -> anyhow::Result<bool>) -> anyhow::Result<()> {
+        let mut scopes = Vec::new();
+        let settings = self.settings;
+        match &self.delivery {
+            Delivery::Zip { path, members } => {
+                let mut archive = Archive::open(path)?;
+                for member in members {
+                    let name = format!("{}!{member}", path.display());
+                    let stream = archive.stream_member(member)?;
+                    let scope = read_file(BufReader::new(stream), &name, settings, visit)?;
+                    scopes.push(scope);
+                }
+            }
+            Delivery::Files { files, .. } => {
+                for file in files {
+                    let name = file.display().to_string();
+                    let opened = std::fs::File::open(file).with_context(|| format!("cannot read {name}"))?;
+                    let scope = read_file(BufReader::new(opened), &name, settings, visit)?;
+                    scopes.push(scope);
+                }
+            }
+        }
+        self.scope = Some(scopes);
+        Ok(())
+    }
+}
+
+/// Reads one XML file's objects; returns its `umfang`, empty when absent.
+fn read_file(
+    source: impl BufRead,
+    name: &str,
+    settings: &ReadSettings,
+    visit: &mut dyn FnMut(RecordOutcome) -> anyhow::Result<bool>,
+) -> anyhow::Result<String> {
+    let mut records = RecordReader::new(source, RECORDS, XmlLimits::default());
+    let mut scope = String::new();
+    let mut provider: Option<String> = None;
+    let mut provider_number: Option<String> = None;
+    while let Some(record) = records
+        .next_record()
+        .with_context(|| format!("{name} cannot be read to its end"))?
+    {
+        let element = record.element;
+        match element.name.as_str() {
+            "uebertragung" => {
+                scope = element
+                    .attribute("umfang")
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_uppercase();
+            }
+            "openimmo_anid" | "anid" => {
+                provider = Some(element.text.clone()).filter(|text| !text.is_empty());
+            }
+            "anbieternr" => {
+                provider_number = Some(element.text.clone()).filter(|text| !text.is_empty());
+            }
+            _ => {
+                let provider_id = provider.as_deref().or(provider_number.as_deref());
+                let outcome = outcome_of(&element, provider_id, record.at.line, name, settings);
+                if !visit(outcome)? {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(scope)
+}
+
+fn outcome_of(
+    object: &crate::crm::xml::Element,
+    provider: Option<&str>,
+    line: u64,
+    file: &str,
+    settings: &ReadSettings,
+) -> RecordOutcome {
+    let source_id = convert::source_id(object, provider);
+    let action = convert::action(object);
+    if action == Action::Delete
+        && let Some(source_id) = &source_id
+    {
+        return RecordOutcome::Delete {
+            source_id: source_id.clone(),
+            line,
+        };
+    }
+    let issue = |problem: convert::Problem, severity| RecordIssue {
+        severity,
+        file: file.to_string(),
+        line,
+        source_id: source_id.clone(),
+        rank: None,
+        column: Some(problem.field.to_string()),
+        value: Some(problem.value),
+        reason: problem.reason,
+    };
+    match convert::convert_object(object, provider, settings) {
+        Err(problem) => RecordOutcome::Rejected {
+            issue: Box::new(issue(problem, Severity::Rejected)),
+            kept: KeptIds {
+                source_id: source_id.clone(),
+                reference: object
+                    .text_at(&["verwaltung_techn", "objektnr_extern"])
+                    .map(str::to_string),
+            },
+        },
+        Ok(converted) => RecordOutcome::Listing(Box::new(ListingRead {
+            listing: converted.listing,
+            warnings: converted
+                .warnings
+                .into_iter()
+                .map(|problem| issue(problem, Severity::Warning))
+                .collect(),
+            raw: RawRecord::Json(object.to_json(&PRIVATE_ELEMENTS).to_string()),
+            line,
+            withdrawn: action == Action::Reference,
+        })),
+    }
+}
