@@ -205,8 +205,7 @@ fn partial_delivery_changes_one_and_deletes_one() {
     assert_eq!(price, 489_000.0, "a deleted listing keeps its data");
     assert!(data.contains("Einfamilienhaus mit Garten"));
     assert_eq!(
-        second.summary["counts"]["photos_reused"],
-        3,
+        second.summary["counts"]["photos_reused"], 3,
         "OBJ-A's three photos come from the first zip: {}",
         second.stderr
     );

@@ -146,3 +146,78 @@ fn outcome_of(property: &Element, line: u64, file: &str, settings: &ReadSettings
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crm::poliris::AgentMapping;
+
+    fn settings() -> ReadSettings {
+        ReadSettings {
+            crm: "kyero".to_string(),
+            agency_code: Some("A1".to_string()),
+            organization: None,
+            agents: AgentMapping::default(),
+            default_agent: None,
+            encoding: None,
+            language: None,
+        }
+    }
+
+    /// Fields of a property, `{}` standing for a random value.
+    const FIELDS: [&str; 12] = [
+        "<id>{}</id>",
+        "<price>{}</price>",
+        "<price_freq>{}</price_freq>",
+        "<currency>{}</currency>",
+        "<type>{}</type>",
+        "<beds>{}</beds>",
+        "<surface_area><built>{}</built><plot>{}</plot></surface_area>",
+        "<location><latitude>{}</latitude></location>",
+        "<energy_rating><consumption>{}</consumption></energy_rating>",
+        "<desc><en>{}</en><xx>{}</xx></desc>",
+        "<images><image id=\"{}\"><url>{}</url></image></images>",
+        "<features><feature>{}</feature></features>",
+    ];
+
+    /// Reads a feed of these bytes to its end or its first error.
+    fn read(bytes: &[u8]) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feed.xml");
+        std::fs::write(&path, bytes).unwrap();
+        let settings = settings();
+        let Ok(mut feed) = KyeroAdapter.open(&path, &settings, &mut Vec::new()) else {
+            return;
+        };
+        let _ = feed.read(&mut |_| Ok(true));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_values_convert_or_reject_without_panicking(
+            properties in proptest::collection::vec(
+                proptest::collection::vec((0usize..FIELDS.len(), "[ -~]{0,12}"), 0..20),
+                1..5,
+            ),
+        ) {
+            let mut xml = String::from("<root>");
+            for fields in &properties {
+                xml.push_str("<property>");
+                for (field, value) in fields {
+                    let value = value.replace('&', "&amp;").replace('<', "&lt;");
+                    xml.push_str(&FIELDS[*field].replace("{}", &value));
+                }
+                xml.push_str("</property>");
+            }
+            xml.push_str("</root>");
+            read(xml.as_bytes());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            read(&bytes);
+        }
+    }
+}

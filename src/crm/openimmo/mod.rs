@@ -268,3 +268,80 @@ fn outcome_of(
         })),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crm::poliris::AgentMapping;
+
+    fn settings() -> ReadSettings {
+        ReadSettings {
+            crm: "openimmo".to_string(),
+            agency_code: Some("A1".to_string()),
+            organization: None,
+            agents: AgentMapping::default(),
+            default_agent: None,
+            encoding: None,
+            language: None,
+        }
+    }
+
+    /// Fields of an object, `{}` standing for a random value.
+    const FIELDS: [&str; 12] = [
+        "<verwaltung_techn><openimmo_obid>{}</openimmo_obid><objektnr_extern>{}</objektnr_extern></verwaltung_techn>",
+        "<verwaltung_techn><aktion aktionart=\"{}\"/><objektnr_extern>{}</objektnr_extern></verwaltung_techn>",
+        "<preise><kaufpreis>{}</kaufpreis><kaltmiete>{}</kaltmiete><waehrung iso_waehrung=\"{}\"/></preise>",
+        "<objektkategorie><vermarktungsart KAUF=\"{}\" MIETE_PACHT=\"{}\"/></objektkategorie>",
+        "<objektkategorie><objektart><haus haustyp=\"{}\"/></objektart></objektkategorie>",
+        "<flaechen><wohnflaeche>{}</wohnflaeche><anzahl_zimmer>{}</anzahl_zimmer></flaechen>",
+        "<geo><plz>{}</plz><geokoordinaten breitengrad=\"{}\"/><etage>{}</etage></geo>",
+        "<freitexte><objekttitel>{}</objekttitel><objekt_text>{}</objekt_text></freitexte>",
+        "<anhaenge><anhang location=\"{}\" gruppe=\"{}\"><daten><pfad>{}</pfad></daten></anhang></anhaenge>",
+        "<zustand_angaben><baujahr>{}</baujahr><energiepass><wertklasse>{}</wertklasse></energiepass></zustand_angaben>",
+        "<ausstattung><moebliert moeb=\"{}\"/><fahrstuhl PERSONEN=\"{}\"/></ausstattung>",
+        "<kontaktperson><email_direkt>{}</email_direkt></kontaktperson>",
+    ];
+
+    /// Reads a delivery of these bytes to its end or its first error.
+    fn read(bytes: &[u8]) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("openimmo.xml");
+        std::fs::write(&path, bytes).unwrap();
+        let settings = settings();
+        let Ok(mut feed) = OpenImmoAdapter.open(&path, &settings, &mut Vec::new()) else {
+            return;
+        };
+        let _ = feed.read(&mut |_| Ok(true));
+        let _ = feed.is_full_snapshot();
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_values_convert_or_reject_without_panicking(
+            objects in proptest::collection::vec(
+                proptest::collection::vec((0usize..FIELDS.len(), "[ -~]{0,12}"), 0..20),
+                1..5,
+            ),
+            scope in "[A-Z]{0,5}",
+        ) {
+            let mut xml = format!("<openimmo><uebertragung umfang=\"{scope}\"/><anbieter>");
+            for fields in &objects {
+                xml.push_str("<immobilie>");
+                for (field, value) in fields {
+                    let value = value.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
+                    xml.push_str(&FIELDS[*field].replace("{}", &value));
+                }
+                xml.push_str("</immobilie>");
+            }
+            xml.push_str("</anbieter></openimmo>");
+            read(xml.as_bytes());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            read(&bytes);
+        }
+    }
+}
