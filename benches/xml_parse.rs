@@ -17,12 +17,17 @@ const REPEATS: usize = 3;
 fn main() {
     let megabytes: u64 = std::env::var("PASSERELLE_BENCH_XML_MB")
         .ok()
-        .map_or(200, |value| value.parse().expect("PASSERELLE_BENCH_XML_MB takes a number"));
+        .map_or(200, |value| {
+            value.parse().expect("PASSERELLE_BENCH_XML_MB takes a number")
+        });
     let work = tempfile::tempdir().expect("cannot create a temporary directory");
     println!("| format | file MB | listings | seconds | MB/s | listings/s | peak RSS MiB |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (crm, write) in [
-        ("openimmo", write_openimmo as fn(&mut dyn Write, usize) -> std::io::Result<()>),
+        (
+            "openimmo",
+            write_openimmo as fn(&mut dyn Write, usize) -> std::io::Result<()>,
+        ),
         ("kyero", write_kyero),
     ] {
         let path = work.path().join(format!("{crm}.xml"));
@@ -47,7 +52,10 @@ fn generate(path: &Path, bytes: u64, write: fn(&mut dyn Write, usize) -> std::io
     let file = File::create(path).expect("cannot create the file");
     let mut out = BufWriter::new(file);
     let (head, tail) = if path.file_name().unwrap() == "kyero.xml" {
-        ("<?xml version=\"1.0\"?>\n<root><kyero><feed_version>3</feed_version></kyero>\n", "</root>\n")
+        (
+            "<?xml version=\"1.0\"?>\n<root><kyero><feed_version>3</feed_version></kyero>\n",
+            "</root>\n",
+        )
     } else {
         (
             "<?xml version=\"1.0\"?>\n<openimmo><uebertragung umfang=\"VOLL\" version=\"1.2.7\"/>\n\
@@ -87,8 +95,8 @@ fn write_openimmo(out: &mut dyn Write, index: usize) -> std::io::Result<()> {
          <wohnflaeche>{}.5</wohnflaeche><anzahl_zimmer>3</anzahl_zimmer></flaechen><freitexte>\
          <objekttitel>Wohnung {index}</objekttitel><objekt_text><![CDATA[{}]]></objekt_text><lage><![CDATA[{}]]></lage>\
          </freitexte><anhaenge>",
-        index % 2 == 0,
-        index % 2 == 1,
+        index.is_multiple_of(2),
+        !index.is_multiple_of(2),
         97_000 + index % 900,
         index % 80,
         index % 7,
