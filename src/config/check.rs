@@ -193,22 +193,32 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
         uses_ftp |= crm.transport == Transport::Ftp;
         let named = integration.get("credentials").and_then(Value::as_table);
         for credential in named.into_iter().flat_map(|named| named.keys()) {
-            if !crm.credentials.contains(&credential.as_str()) {
+            let known: Vec<&str> = crm
+                .credentials
+                .iter()
+                .chain(crm.optional_credentials)
+                .copied()
+                .collect();
+            if !known.contains(&credential.as_str()) {
                 problem(
                     format!("integrations[{index}].credentials.{credential}"),
                     format!(
                         "{} has no credential `{credential}`; it takes: {}",
                         crm.code,
-                        if crm.credentials.is_empty() {
+                        if known.is_empty() {
                             "none".to_string()
                         } else {
-                            crm.credentials.join(", ")
+                            known.join(", ")
                         }
                     ),
                 );
             }
         }
-        for credential in crm.credentials {
+        let optional_named = crm
+            .optional_credentials
+            .iter()
+            .filter(|credential| named.is_some_and(|named| named.contains_key(**credential)));
+        for credential in crm.credentials.iter().chain(optional_named) {
             let variable = named
                 .and_then(|named| named.get(*credential))
                 .and_then(Value::as_str)

@@ -615,7 +615,12 @@ pub fn resolve_fetch(args: &FetchArgs, file: &ConfigFile) -> anyhow::Result<Fetc
     let (integration, crm, agency) = resolve_target(&args.target, file)?;
     let name = integration.map_or_else(|| format!("{crm}/{agency}"), |entry| entry.name.clone());
     let mut credentials = BTreeMap::new();
-    for credential in registry::find(&crm)?.credentials {
+    let entry = registry::find(&crm)?;
+    // Optional credentials count once the integration names their variable.
+    let optional_named = entry.optional_credentials.iter().filter(|credential| {
+        integration.is_some_and(|integration| integration.credentials.contains_key(**credential))
+    });
+    for credential in entry.credentials.iter().chain(optional_named) {
         let variable = integration
             .and_then(|entry| entry.credentials.get(*credential).cloned())
             .unwrap_or_else(|| default_credential_variable(&crm, credential));

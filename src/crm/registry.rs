@@ -62,6 +62,9 @@ pub struct CrmEntry {
     /// Names of the credentials an integration must supply, each through an
     /// environment variable it names.
     pub credentials: &'static [&'static str],
+    /// Credentials an integration may supply when its server asks for them,
+    /// such as HTTP Basic auth for a protected feed.
+    pub optional_credentials: &'static [&'static str],
     #[serde(skip)]
     pub adapter: &'static dyn Adapter,
 }
@@ -76,6 +79,7 @@ pub static REGISTRY: &[CrmEntry] = &[
         full_snapshot: true,
         ftp: None,
         credentials: &["provider", "token"],
+        optional_credentials: &[],
         adapter: &ApimoAdapter,
     },
     CrmEntry {
@@ -86,6 +90,7 @@ pub static REGISTRY: &[CrmEntry] = &[
         full_snapshot: true,
         ftp: None,
         credentials: &[],
+        optional_credentials: &[],
         adapter: &PolirisAdapter,
     },
     CrmEntry {
@@ -100,6 +105,7 @@ pub static REGISTRY: &[CrmEntry] = &[
             zipped: false,
         }),
         credentials: &[],
+        optional_credentials: &[],
         adapter: &PolirisAdapter,
     },
     CrmEntry {
@@ -114,6 +120,7 @@ pub static REGISTRY: &[CrmEntry] = &[
             zipped: true,
         }),
         credentials: &[],
+        optional_credentials: &[],
         adapter: &PolirisAdapter,
     },
     CrmEntry {
@@ -124,6 +131,7 @@ pub static REGISTRY: &[CrmEntry] = &[
         full_snapshot: true,
         ftp: None,
         credentials: &[],
+        optional_credentials: &["user", "password"],
         adapter: &KyeroAdapter,
     },
     CrmEntry {
@@ -139,6 +147,7 @@ pub static REGISTRY: &[CrmEntry] = &[
             zipped: true,
         }),
         credentials: &[],
+        optional_credentials: &[],
         adapter: &OpenImmoAdapter,
     },
 ];

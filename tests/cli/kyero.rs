@@ -292,3 +292,67 @@ fn sync_pulls_the_feed_only_when_it_changed() {
     assert_eq!(third["counts"]["updated"], 1, "{third}");
     assert_eq!(active_source_ids(&database, AGENCY), ["K-100", "K-102"]);
 }
+
+/// A feed behind HTTP Basic auth gets the integration's user and password
+/// from the environment variables it names; a refusal names the variables,
+/// never the password.
+#[test]
+fn protected_feed_uses_the_named_credentials() {
+    use wiremock::matchers::{basic_auth, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (runtime, server) = crate::apimo::start_server();
+    runtime.block_on(
+        Mock::given(method("GET"))
+            .and(path("/feed.xml"))
+            .and(basic_auth("costa", "s3cret-feed"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(std::fs::read(fixture("feed-2.xml")).unwrap(), "text/xml"),
+            )
+            .with_priority(1)
+            .mount(&server),
+    );
+    runtime.block_on(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(401))
+            .with_priority(2)
+            .mount(&server),
+    );
+    let settings = write(
+        dir.path(),
+        "passerelle.toml",
+        &format!(
+            "[database]\npath = \"passerelle.db\"\n\n[staging]\npath = \"staging\"\n\n[[integrations]]\n\
+             name = \"costa\"\ncrm = \"kyero\"\nagency = \"{AGENCY}\"\napi_url = \"{}/feed.xml\"\n\n\
+             [integrations.credentials]\nuser = \"COSTA_FEED_USER\"\npassword = \"COSTA_FEED_PASSWORD\"\n",
+            server.uri()
+        ),
+    );
+    let fetch = |password: &str| {
+        crate::support::passerelle()
+            .args(["fetch", "--integration", "costa", "--config"])
+            .arg(&settings)
+            .env("COSTA_FEED_USER", "costa")
+            .env("COSTA_FEED_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let refused = fetch("wrong-password");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("refused access (HTTP 401)"), "{stderr}");
+    assert!(stderr.contains("COSTA_FEED_PASSWORD"), "{stderr}");
+    assert!(!stderr.contains("wrong-password"), "{stderr}");
+
+    let fetched = fetch("s3cret-feed");
+    assert_eq!(
+        fetched.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    let folder = String::from_utf8(fetched.stdout).unwrap();
+    assert!(Path::new(folder.trim()).join("feed.xml").is_file(), "{folder}");
+}

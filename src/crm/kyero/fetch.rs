@@ -1,7 +1,9 @@
 //! Pulls an agency's Kyero feed from its URL into a staging folder, as
 //! `feed.xml` beside a `feed.json` record of the fetch.
 //!
-//! The request is conditional: the `ETag` and `Last-Modified` of the last
+//! A feed behind HTTP Basic auth gets the user and password of the
+//! integration's optional `user` and `password` credentials. The request
+//! is conditional: the `ETag` and `Last-Modified` of the last
 //! feed fetched for the agency are sent back, and a `304 Not Modified`
 //! fetches nothing ([`FeedUnchanged`]). The body is streamed to disk under a
 //! `.partial` folder, renamed once complete.
@@ -87,6 +89,12 @@ async fn download(
     let mut backoff = request.http.first_backoff;
     let mut response = loop {
         let mut get = client.get(url);
+        if let (Some(user), Some(password)) = (
+            request.credentials.get("user"),
+            request.credentials.get("password"),
+        ) {
+            get = get.basic_auth(&user.value, Some(&password.value));
+        }
         if let Some(previous) = previous.filter(|previous| previous.url == url) {
             if let Some(etag) = &previous.etag {
                 get = get.header(header::IF_NONE_MATCH, etag);
@@ -119,7 +127,22 @@ async fn download(
         return Err(FeedUnchanged { since }.into());
     }
     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-        anyhow::bail!("{url}: the feed server refused access (HTTP {})", status.as_u16());
+        let hint = match (
+            request.credentials.get("user"),
+            request.credentials.get("password"),
+        ) {
+            (Some(user), Some(password)) => format!(
+                "check the user and password in the environment variables {} and {}",
+                user.variable, password.variable
+            ),
+            _ => "if the feed needs a user and password, name their environment variables in the \
+                  integration's [integrations.credentials] user and password"
+                .to_string(),
+        };
+        anyhow::bail!(
+            "{url}: the feed server refused access (HTTP {}); {hint}",
+            status.as_u16()
+        );
     }
     if !status.is_success() {
         anyhow::bail!("cannot fetch {url}: HTTP {}", status.as_u16());
