@@ -183,7 +183,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 #[test]
-fn hostile_feeds_end_with_a_clear_error_and_withdraw_nothing() {
+fn hostile_feeds_fail_without_withdrawing() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("passerelle.db");
     let first = import_as("kyero", &database, &fixture("feed-2.xml"), AGENCY, &[]);

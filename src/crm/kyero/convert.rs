@@ -192,8 +192,8 @@ fn property_kind(text: &str) -> PropertyKind {
     }
 }
 
-/// The description in `language`, else the first one; the others become
-/// translations, language codes upper-cased.
+/// Returns the description in `language`, else the first one; the others
+/// become translations, language codes upper-cased.
 fn descriptions(property: &Element, language: &str) -> (Option<String>, Vec<Translation>) {
     let Some(desc) = property.child("desc") else {
         return (None, Vec::new());

@@ -257,8 +257,8 @@ fn is_true(text: &str) -> bool {
     matches!(text.trim().to_ascii_lowercase().as_str(), "true" | "1")
 }
 
-/// The kind from the child of `objektart`, with its type attribute in the
-/// raw text (`wohnung/ETAGE`).
+/// Returns the kind from the child of `objektart`, with its type attribute
+/// in the raw text (`wohnung/ETAGE`).
 fn property_kind(object: &Element) -> (PropertyKind, String) {
     let Some(kind) = object
         .child("objektkategorie")
@@ -353,8 +353,8 @@ fn features(object: &Element) -> Features {
     }
 }
 
-/// Where a photo group comes in the listing: the title picture first,
-/// floor plans last; `None` for attachments that are not photos.
+/// Returns where a photo group comes in the listing: the title picture
+/// first, floor plans last; `None` for attachments that are not photos.
 fn group_rank(group: &str) -> Option<u8> {
     match group.to_ascii_uppercase().as_str() {
         "TITELBILD" => Some(0),
@@ -367,8 +367,8 @@ fn group_rank(group: &str) -> Option<u8> {
     }
 }
 
-/// The photos of `anhaenge`: `INTERN` ones are files of the delivery,
-/// `EXTERN` and `REMOTE` ones URLs. Documents are left out.
+/// Returns the photos of `anhaenge`: `INTERN` ones are files of the
+/// delivery, `EXTERN` and `REMOTE` ones URLs. Documents are left out.
 fn photos(object: &Element) -> Vec<Photo> {
     let Some(attachments) = object.child("anhaenge") else {
         return Vec::new();
@@ -411,7 +411,7 @@ fn photos(object: &Element) -> Vec<Photo> {
     ranked.into_iter().map(|(_, _, photo)| photo).collect()
 }
 
-/// The agent: the contact's direct e-mail or central e-mail through the
+/// Returns the agent: the contact's direct or central e-mail through the
 /// agent mapping, else the integration's default agent.
 fn agent(object: &Element, settings: &ReadSettings) -> Option<String> {
     let contact = object.child("kontaktperson");
