@@ -75,8 +75,9 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Import a CRM export into the database as the agency's full list of listings.
     ///
-    /// Listings missing from the export are marked withdrawn, unless a guard
-    /// finds the export empty or shrunk by more than half.
+    /// Listings missing from a full export are marked withdrawn, unless a
+    /// guard finds the export empty or shrunk by more than half. Partial
+    /// deliveries (an OpenImmo `TEIL`) withdraw only what they delete.
     #[command(after_long_help = EXIT_STATUS_HELP)]
     Import(ImportArgs),
     /// Print a shell completion script to stdout.
@@ -316,7 +317,8 @@ pub struct ManArgs {
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// The export: a Poliris `Annonces.csv`, a directory or zip holding one,
-    /// an Apimo staging folder, or a Kyero XML feed.
+    /// an Apimo staging folder, a Kyero XML feed, or an OpenImmo zip, folder
+    /// or XML file (with --crm kyero or --crm openimmo).
     pub input: PathBuf,
 
     /// Text encoding of the listings file; `auto` picks UTF-8 when the whole

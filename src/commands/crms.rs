@@ -25,7 +25,7 @@ pub fn run(args: &CrmsArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStatu
                     entry.code,
                     transport.as_str().unwrap_or_default(),
                     format.as_str().unwrap_or_default(),
-                    if entry.full_snapshot { "full" } else { "partial" },
+                    entry.snapshot.as_str(),
                     ftp_files,
                     entry.name
                 ))?;

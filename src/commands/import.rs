@@ -112,6 +112,9 @@ pub fn import_payload(
 ) -> anyhow::Result<RunSummary> {
     let settings = request.settings;
     let crm = registry::find(&settings.crm)?;
+    if let Some(hint) = registry::format_hint(crm, request.payload) {
+        reporter.warn(&hint);
+    }
     let read_settings = ReadSettings {
         crm: settings.crm.clone(),
         agency_code: Some(settings.agency.clone()),
@@ -164,6 +167,9 @@ pub fn import_payload(
     if applied && !request.dry_run && crm.transport == registry::Transport::Ftp {
         move_processed_drop(request.payload, config, reporter);
     }
+    if applied && !request.dry_run {
+        mark_feed_imported(request.payload, reporter);
+    }
     Ok(summary)
 }
 
@@ -205,6 +211,19 @@ fn import_options(request: &ImportRequest<'_>) -> ImportOptions {
             settings: settings.photos.clone(),
             scope,
         }),
+    }
+}
+
+/// Marks a fetched feed as imported, so that the next fetch may ask the
+/// server whether it changed. A failure costs one full download next time.
+fn mark_feed_imported(payload: &Path, reporter: &mut Reporter) {
+    use crate::crm::kyero::fetch::{FEED_MANIFEST, IMPORTED_MARK};
+    if !payload.join(FEED_MANIFEST).is_file() {
+        return;
+    }
+    let mark = payload.join(IMPORTED_MARK);
+    if let Err(error) = std::fs::write(&mark, crate::store::sqlite::timestamp()) {
+        reporter.warn(&format!("cannot write {}: {error}", mark.display()));
     }
 }
 

@@ -23,6 +23,9 @@ struct Tally {
 
 pub fn run(args: &ParseArgs, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     let crm = registry::find(&args.crm)?;
+    if let Some(hint) = registry::format_hint(crm, &args.input.input) {
+        reporter.warn(&hint);
+    }
     if let Some(wanted) = args.explain {
         if crm.format != Format::PolirisCsv {
             return Err(UsageError(format!(

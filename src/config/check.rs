@@ -233,6 +233,15 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
                 );
             }
         }
+        if crm.url_required && text_of("api_url").is_none() {
+            problem(
+                at("api_url"),
+                format!(
+                    "{} needs api_url: the URL its deliveries are fetched from",
+                    crm.code
+                ),
+            );
+        }
         if let Some(url) = text_of("api_url")
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

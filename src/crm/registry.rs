@@ -37,6 +37,25 @@ pub enum Format {
     OpenimmoXml,
 }
 
+/// Whether a CRM's deliveries are whole portfolios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Snapshot {
+    /// Every delivery is the whole portfolio.
+    Full,
+    /// Each delivery says whether it is (OpenImmo's `umfang`).
+    PerDelivery,
+}
+
+impl Snapshot {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::PerDelivery => "per_delivery",
+        }
+    }
+}
+
 /// Location of an agency's files on our FTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct FtpLayout {
@@ -55,9 +74,12 @@ pub struct CrmEntry {
     pub name: &'static str,
     pub transport: Transport,
     pub format: Format,
-    /// Whether each delivery is the agency's whole portfolio, so that
+    /// Whether a delivery is the agency's whole portfolio, so that
     /// listings missing from it are withdrawn.
-    pub full_snapshot: bool,
+    pub snapshot: Snapshot,
+    /// The integration must give a URL (`api_url`): the feed has no
+    /// default address.
+    pub url_required: bool,
     pub ftp: Option<FtpLayout>,
     /// Names of the credentials an integration must supply, each through an
     /// environment variable it names.
@@ -76,7 +98,8 @@ pub static REGISTRY: &[CrmEntry] = &[
         name: "Apimo, REST API",
         transport: Transport::Http,
         format: Format::Json,
-        full_snapshot: true,
+        snapshot: Snapshot::Full,
+        url_required: false,
         ftp: None,
         credentials: &["provider", "token"],
         optional_credentials: &[],
@@ -87,7 +110,8 @@ pub static REGISTRY: &[CrmEntry] = &[
         name: "Any SeLoger/Poliris export given by path",
         transport: Transport::Local,
         format: Format::PolirisCsv,
-        full_snapshot: true,
+        snapshot: Snapshot::Full,
+        url_required: false,
         ftp: None,
         credentials: &[],
         optional_credentials: &[],
@@ -98,7 +122,8 @@ pub static REGISTRY: &[CrmEntry] = &[
         name: "Hektor (La Boîte Immo), Poliris export",
         transport: Transport::Ftp,
         format: Format::PolirisCsv,
-        full_snapshot: true,
+        snapshot: Snapshot::Full,
+        url_required: false,
         ftp: Some(FtpLayout {
             folder: "hektor",
             file_pattern: "{agency}.csv",
@@ -113,7 +138,8 @@ pub static REGISTRY: &[CrmEntry] = &[
         name: "Twimmo, Poliris export",
         transport: Transport::Ftp,
         format: Format::PolirisCsv,
-        full_snapshot: true,
+        snapshot: Snapshot::Full,
+        url_required: false,
         ftp: Some(FtpLayout {
             folder: "twimmo",
             file_pattern: "{agency}.zip",
@@ -128,7 +154,8 @@ pub static REGISTRY: &[CrmEntry] = &[
         name: "Kyero v3 XML feed, pulled from its URL",
         transport: Transport::Http,
         format: Format::KyeroXml,
-        full_snapshot: true,
+        snapshot: Snapshot::Full,
+        url_required: true,
         ftp: None,
         credentials: &[],
         optional_credentials: &["user", "password"],
@@ -139,8 +166,8 @@ pub static REGISTRY: &[CrmEntry] = &[
         name: "OpenImmo XML, zipped with its attachments, dropped on FTP",
         transport: Transport::Ftp,
         format: Format::OpenimmoXml,
-        // VOLL deliveries are, TEIL ones are not: the feed says which.
-        full_snapshot: true,
+        snapshot: Snapshot::PerDelivery,
+        url_required: false,
         ftp: Some(FtpLayout {
             folder: "openimmo",
             file_pattern: "{agency}.zip",
@@ -170,6 +197,22 @@ pub fn find(code: &str) -> Result<&'static CrmEntry, UnknownCrm> {
         .ok_or_else(|| UnknownCrm {
             code: code.to_string(),
         })
+}
+
+/// Returns a hint when a payload's name suggests another format than the
+/// CRM's: an `.xml` file read as Poliris CSV, most often because `--crm`
+/// was left at its default.
+pub fn format_hint(crm: &CrmEntry, payload: &std::path::Path) -> Option<String> {
+    let xml = payload
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("xml"));
+    (xml && crm.format == Format::PolirisCsv).then(|| {
+        format!(
+            "{} looks like XML, which {} does not read: pass --crm kyero or --crm openimmo",
+            payload.display(),
+            crm.code
+        )
+    })
 }
 
 /// Codes of every registered CRM, in table order.

@@ -164,6 +164,8 @@ pub struct RecordReader<R: BufRead> {
     open: Vec<(String, Position)>,
     /// The record being read, with where it opened.
     record: Option<(String, Position)>,
+    /// The document's root element, once met.
+    root: Option<String>,
     line: u64,
 }
 
@@ -180,8 +182,14 @@ impl<R: BufRead> RecordReader<R> {
             buffer: Vec::new(),
             open: Vec::new(),
             record: None,
+            root: None,
             line: 1,
         }
+    }
+
+    /// Returns the name of the document's root element, once read past it.
+    pub fn root(&self) -> Option<&str> {
+        self.root.as_deref()
     }
 
     fn position(&self) -> Position {
@@ -199,6 +207,12 @@ impl<R: BufRead> RecordReader<R> {
         loop {
             let at = self.position();
             let event = self.next_event()?;
+            if let Owned::Start(element) | Owned::Empty(element) = &event
+                && self.open.is_empty()
+                && self.root.is_none()
+            {
+                self.root = Some(element.name.clone());
+            }
             match event {
                 Owned::Start(element) => {
                     if self.records.contains(&element.name.as_str()) {

@@ -27,7 +27,7 @@ fn crms_json_describes_each_entry() {
     let hektor = entries.iter().find(|entry| entry["code"] == "hektor").unwrap();
     assert_eq!(hektor["transport"], "ftp");
     assert_eq!(hektor["format"], "poliris_csv");
-    assert_eq!(hektor["full_snapshot"], true);
+    assert_eq!(hektor["snapshot"], "full");
     assert_eq!(hektor["ftp"]["zipped"], false);
     let apimo = entries.iter().find(|entry| entry["code"] == "apimo").unwrap();
     assert_eq!(apimo["transport"], "http");

@@ -356,3 +356,81 @@ fn protected_feed_uses_the_named_credentials() {
     let folder = String::from_utf8(fetched.stdout).unwrap();
     assert!(Path::new(folder.trim()).join("feed.xml").is_file(), "{folder}");
 }
+
+/// After an import that tripped a guard, the next sync downloads the feed
+/// in full, so that --force has it to work on.
+#[test]
+fn guard_tripped_feed_is_fetched_again_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::gallery::Gallery::start();
+    let feed = |name: &str| std::fs::read(fixture(name)).unwrap();
+    server.serve(
+        "/costa/feed.xml",
+        crate::gallery::Served::photo(feed("feed-1.xml"), "application/xml"),
+    );
+    let settings = write(
+        dir.path(),
+        "passerelle.toml",
+        &format!(
+            "[database]\npath = \"passerelle.db\"\n\n[staging]\npath = \"staging\"\n\n[[integrations]]\n\
+             name = \"costa\"\ncrm = \"kyero\"\nagency = \"{AGENCY}\"\napi_url = \"{}\"\n",
+            server.url("/costa/feed.xml")
+        ),
+    );
+    let sync = |extra: &[&str]| {
+        let output = crate::support::passerelle()
+            .args(["sync", "--no-photos", "--format", "json", "--config"])
+            .arg(&settings)
+            .args(extra)
+            .output()
+            .unwrap();
+        let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+        results[0]["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(sync(&[]), "partial");
+    let empty = b"<?xml version=\"1.0\"?>\n<root><kyero><feed_version>3</feed_version></kyero></root>\n";
+    server.serve(
+        "/costa/feed.xml",
+        crate::gallery::Served::photo(empty.to_vec(), "application/xml"),
+    );
+    assert_eq!(sync(&[]), "guard_tripped");
+
+    server.reset_counts();
+    assert_eq!(
+        sync(&["--force"]),
+        "succeeded",
+        "the feed is fetched again, not answered 304"
+    );
+    // The request carries the validators of the last feed that was applied,
+    // not those of the refused one, so the server sends the feed again.
+    assert!(server.body_bytes() > 0, "{:?}", server.seen());
+    assert!(active_source_ids(&dir.path().join("passerelle.db"), AGENCY).is_empty());
+}
+
+#[test]
+fn text_file_is_not_a_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = write(dir.path(), "notes.xml", "These are not listings.\n");
+    let run = import_as("kyero", &dir.path().join("passerelle.db"), &text, AGENCY, &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("holds no XML element: it is not a Kyero feed"),
+        "{}",
+        run.stderr
+    );
+    let other = write(dir.path(), "other.xml", "<openimmo><anbieter/></openimmo>");
+    let run = import_as("kyero", &dir.path().join("passerelle.db"), &other, AGENCY, &[]);
+    assert!(
+        run.stderr
+            .contains("is not a Kyero feed: its root element is <openimmo>, not <root>"),
+        "{}",
+        run.stderr
+    );
+    let (output, _) = parse(&[dir.path().join("other.xml").to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("looks like XML, which poliris does not read"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -210,3 +210,17 @@ fn partial_delivery_changes_one_and_deletes_one() {
         second.stderr
     );
 }
+
+#[test]
+fn kyero_feed_is_not_an_openimmo_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let kyero = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kyero/feed-1.xml");
+    let run = import(&dir.path().join("passerelle.db"), &kyero);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("is not an OpenImmo file: its root element is <root>, not <openimmo>"),
+        "{}",
+        run.stderr
+    );
+}

@@ -23,6 +23,11 @@ use crate::exit::UsageError;
 pub const FEED_FILE: &str = "feed.xml";
 /// The record of the fetch, beside the feed.
 pub const FEED_MANIFEST: &str = "feed.json";
+/// Written beside the feed once an import applied it. Only such a feed's
+/// validators make the next request conditional: a feed whose import
+/// failed or tripped a guard is downloaded again, so that a retry or
+/// `--force` has something to work on.
+pub const IMPORTED_MARK: &str = "feed.imported";
 
 /// What a fetch of the feed brought back, kept for the next conditional request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -181,13 +186,13 @@ async fn download(
     })
 }
 
-/// Returns the record of the newest complete fetch in an agency's staging
-/// folder, whose validators make the next request conditional.
+/// Returns the record of the newest fetch an import applied in an agency's
+/// staging folder, whose validators make the next request conditional.
 fn latest_manifest(agency_dir: &Path) -> Option<FeedManifest> {
     let mut folders: Vec<PathBuf> = std::fs::read_dir(agency_dir)
         .ok()?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| !path.to_string_lossy().ends_with(".partial") && path.join(FEED_MANIFEST).is_file())
+        .filter(|path| path.join(FEED_MANIFEST).is_file() && path.join(IMPORTED_MARK).is_file())
         .collect();
     // Folder names are UTC times, so the newest sorts last.
     folders.sort();

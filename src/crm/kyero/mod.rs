@@ -97,16 +97,27 @@ impl Feed for KyeroFeed<'_> {
     fn read(&mut self, visit: &mut dyn FnMut(RecordOutcome) -> anyhow::Result<bool>) -> anyhow::Result<()> {
         let file = File::open(&self.file).with_context(|| format!("cannot read {}", self.source))?;
         let mut records = RecordReader::new(BufReader::new(file), &["property"], XmlLimits::default());
+        let mut properties = 0;
         while let Some(record) = records
             .next_record()
             .with_context(|| format!("{} cannot be read to its end", self.source))?
         {
+            properties += 1;
             let outcome = outcome_of(&record.element, record.at.line, &self.source, self.settings);
             if !visit(outcome)? {
-                break;
+                return Ok(());
             }
         }
-        Ok(())
+        // An empty feed is a feed (the guards judge it); a file of another kind is not.
+        match records.root() {
+            _ if properties > 0 => Ok(()),
+            Some("root") => Ok(()),
+            Some(other) => anyhow::bail!(
+                "{} is not a Kyero feed: its root element is <{other}>, not <root>",
+                self.source
+            ),
+            None => anyhow::bail!("{} holds no XML element: it is not a Kyero feed", self.source),
+        }
     }
 }
 

@@ -165,7 +165,8 @@ pub fn convert_object(
         "flaechen.grundstuecksflaeche",
         &["flaechen", "grundstuecksflaeche"],
     );
-    // Rooms such as 2.5 are common; the listing counts whole rooms.
+    // Rooms such as 2.5 are common; the listing counts whole rooms, so 2.5
+    // becomes 2 (the raw record keeps 2.5).
     let rooms = number("flaechen.anzahl_zimmer", &["flaechen", "anzahl_zimmer"]).map(|rooms| rooms as u32);
     let bedrooms = number(
         "flaechen.anzahl_schlafzimmer",
@@ -273,7 +274,7 @@ fn property_kind(object: &Element) -> (PropertyKind, String) {
         return (PropertyKind::Other, String::new());
     };
     let mapped = match kind.name.as_str() {
-        "wohnung" | "zimmer" => PropertyKind::Apartment,
+        "wohnung" => PropertyKind::Apartment,
         "haus" => PropertyKind::House,
         "grundstueck" | "land_und_forstwirtschaft" => PropertyKind::Land,
         "parken" => PropertyKind::Parking,

@@ -184,6 +184,7 @@ fn read_file(
     visit: &mut dyn FnMut(RecordOutcome) -> anyhow::Result<bool>,
 ) -> anyhow::Result<String> {
     let mut records = RecordReader::new(source, RECORDS, XmlLimits::default());
+    let mut objects = 0;
     let mut scope = String::new();
     let mut provider: Option<String> = None;
     let mut provider_number: Option<String> = None;
@@ -207,15 +208,24 @@ fn read_file(
                 provider_number = Some(element.text.clone()).filter(|text| !text.is_empty());
             }
             _ => {
+                objects += 1;
                 let provider_id = provider.as_deref().or(provider_number.as_deref());
                 let outcome = outcome_of(&element, provider_id, record.at.line, name, settings);
                 if !visit(outcome)? {
-                    break;
+                    return Ok(scope);
                 }
             }
         }
     }
-    Ok(scope)
+    // A delivery with no object is a delivery; a file of another kind is not.
+    match records.root() {
+        _ if objects > 0 => Ok(scope),
+        Some("openimmo") => Ok(scope),
+        Some(other) => {
+            anyhow::bail!("{name} is not an OpenImmo file: its root element is <{other}>, not <openimmo>")
+        }
+        None => anyhow::bail!("{name} holds no XML element: it is not an OpenImmo file"),
+    }
 }
 
 fn outcome_of(
