@@ -224,3 +224,49 @@ fn kyero_feed_is_not_an_openimmo_delivery() {
         run.stderr
     );
 }
+
+/// An OpenImmo zip dropped on our FTP server goes through sync like any
+/// drop, its INTERN photos taken from the fetched zip.
+#[test]
+fn sync_imports_a_zip_dropped_on_ftp() {
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("ftp-root/openimmo");
+    std::fs::create_dir_all(&drops).unwrap();
+    zip(
+        &drops.join(format!("{AGENCY}.zip")),
+        &fixture("voll.xml"),
+        &["titel.jpg", "wohnzimmer.jpg", "balkon.jpg", "grundriss.jpg"],
+    );
+    let ftp = crate::ftp::start_server(&dir.path().join("ftp-root"), 54200..=54299);
+    let settings = dir.path().join("passerelle.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "[database]\npath = \"passerelle.db\"\n\n[staging]\npath = \"staging\"\n\n[ftp]\nhost = \"127.0.0.1\"\n\
+             port = {}\nuser = \"passerelle\"\nmin_age_seconds = 0\n\n[[integrations]]\nname = \"makler\"\n\
+             crm = \"openimmo\"\nagency = \"{AGENCY}\"\n",
+            ftp.port
+        ),
+    )
+    .unwrap();
+    let output = passerelle()
+        .args(["sync", "--format", "json", "--config"])
+        .arg(&settings)
+        .env("PASSERELLE_FTP_PASSWORD", crate::ftp::PASSWORD)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let results: Vec<Value> =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("{error}: {stderr}"));
+    let counts = &results[0]["counts"];
+    assert_eq!(counts["created"], 3, "{stderr}");
+    assert_eq!(
+        counts["photos_stored"], 4,
+        "the four INTERN photos come from the zip: {stderr}"
+    );
+    assert_eq!(
+        counts["photos_failed"], 1,
+        "the EXTERN URL on 127.0.0.1 is refused: {stderr}"
+    );
+    assert_eq!(results[0]["status"], "partial");
+}
