@@ -9,7 +9,7 @@ use tokio::runtime::Runtime;
 use wiremock::matchers::{basic_auth, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{counts, import_as, open_database, passerelle};
+use crate::support::{SettingsFile, counts, import_as, open_database, passerelle};
 
 pub(crate) const PROVIDER: &str = "8123";
 pub(crate) const TOKEN: &str = "tok-3f9c2a7e51d84b06";
@@ -45,29 +45,17 @@ pub(crate) fn mount_all_pages(runtime: &Runtime, server: &MockServer) {
 
 /// Writes a settings file with one Apimo integration pointing at `api_url`.
 fn settings_file(dir: &Path, api_url: &str) -> PathBuf {
-    let settings = dir.join("passerelle.toml");
-    std::fs::write(
-        &settings,
-        format!(
-            r#"
-[database]
-path = "passerelle.db"
-
-[staging]
-path = "staging"
-
-[[integrations]]
-name = "azur"
-crm = "apimo"
-agency = "{AGENCY}"
-api_url = "{api_url}"
-requests_per_second = 50
-agents = {{ "claire.martin@agence-azur.example" = "claire" }}
-"#
-        ),
-    )
-    .unwrap();
-    settings
+    SettingsFile::new()
+        .integration(
+            "azur",
+            "apimo",
+            AGENCY,
+            &format!(
+                "api_url = \"{api_url}\"\nrequests_per_second = 50\n\
+                 agents = {{ \"claire.martin@agence-azur.example\" = \"claire\" }}"
+            ),
+        )
+        .write(dir)
 }
 
 fn fetch(settings: &Path) -> Output {

@@ -12,7 +12,7 @@ use tokio::runtime::Runtime;
 use unftp_core::auth::{AuthenticationError, Authenticator, Credentials, Principal};
 use unftp_sbe_fs::Filesystem;
 
-use crate::support::{counts, fixture, import_as, passerelle};
+use crate::support::{SettingsFile, counts, fixture, import_as, passerelle};
 
 const USER: &str = "passerelle";
 pub(crate) const PASSWORD: &str = "ftp-s3cret-71";
@@ -94,29 +94,12 @@ fn start_server_with(
 }
 
 fn settings_file(dir: &Path, port: u16, min_age_seconds: u64) -> PathBuf {
-    let settings = dir.join("passerelle.toml");
-    std::fs::write(
-        &settings,
-        format!(
-            r#"
-[database]
-path = "passerelle.db"
-
-[staging]
-path = "staging"
-
-[ftp]
-host = "127.0.0.1"
-port = {port}
-user = "{USER}"
-stable_seconds = 1
-min_age_seconds = {min_age_seconds}
-timeout_seconds = 10
-"#
-        ),
-    )
-    .unwrap();
-    settings
+    SettingsFile::new()
+        .section(&format!(
+            "[ftp]\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{USER}\"\nstable_seconds = 1\n\
+             min_age_seconds = {min_age_seconds}\ntimeout_seconds = 10"
+        ))
+        .write(dir)
 }
 
 fn fetch(settings: &Path, crm: &str, agency: &str, password: &str) -> Output {

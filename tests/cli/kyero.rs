@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{active_source_ids, by_source_id, counts, import_as, parse, samples_of};
+use crate::support::{SettingsFile, active_source_ids, by_source_id, counts, import_as, parse, samples_of};
 
 const AGENCY: &str = "COSTA-1";
 
@@ -243,15 +243,14 @@ fn sync_pulls_the_feed_only_when_it_changed() {
         "/costa/feed.xml",
         crate::gallery::Served::photo(feed("feed-1.xml"), "application/xml"),
     );
-    let settings = write(
-        dir.path(),
-        "passerelle.toml",
-        &format!(
-            "[database]\npath = \"passerelle.db\"\n\n[staging]\npath = \"staging\"\n\n[[integrations]]\n\
-             name = \"costa\"\ncrm = \"kyero\"\nagency = \"{AGENCY}\"\napi_url = \"{}\"\n",
-            server.url("/costa/feed.xml")
-        ),
-    );
+    let settings = SettingsFile::new()
+        .integration(
+            "costa",
+            "kyero",
+            AGENCY,
+            &format!("api_url = \"{}\"", server.url("/costa/feed.xml")),
+        )
+        .write(dir.path());
     let database = dir.path().join("passerelle.db");
     let sync = || {
         let output = crate::support::passerelle()
@@ -320,16 +319,18 @@ fn protected_feed_uses_the_named_credentials() {
             .with_priority(2)
             .mount(&server),
     );
-    let settings = write(
-        dir.path(),
-        "passerelle.toml",
-        &format!(
-            "[database]\npath = \"passerelle.db\"\n\n[staging]\npath = \"staging\"\n\n[[integrations]]\n\
-             name = \"costa\"\ncrm = \"kyero\"\nagency = \"{AGENCY}\"\napi_url = \"{}/feed.xml\"\n\n\
-             [integrations.credentials]\nuser = \"COSTA_FEED_USER\"\npassword = \"COSTA_FEED_PASSWORD\"\n",
-            server.uri()
-        ),
-    );
+    let settings = SettingsFile::new()
+        .integration(
+            "costa",
+            "kyero",
+            AGENCY,
+            &format!(
+                "api_url = \"{}/feed.xml\"\n\n[integrations.credentials]\nuser = \"COSTA_FEED_USER\"\n\
+                 password = \"COSTA_FEED_PASSWORD\"",
+                server.uri()
+            ),
+        )
+        .write(dir.path());
     let fetch = |password: &str| {
         crate::support::passerelle()
             .args(["fetch", "--integration", "costa", "--config"])
@@ -368,15 +369,14 @@ fn guard_tripped_feed_is_fetched_again_in_full() {
         "/costa/feed.xml",
         crate::gallery::Served::photo(feed("feed-1.xml"), "application/xml"),
     );
-    let settings = write(
-        dir.path(),
-        "passerelle.toml",
-        &format!(
-            "[database]\npath = \"passerelle.db\"\n\n[staging]\npath = \"staging\"\n\n[[integrations]]\n\
-             name = \"costa\"\ncrm = \"kyero\"\nagency = \"{AGENCY}\"\napi_url = \"{}\"\n",
-            server.url("/costa/feed.xml")
-        ),
-    );
+    let settings = SettingsFile::new()
+        .integration(
+            "costa",
+            "kyero",
+            AGENCY,
+            &format!("api_url = \"{}\"", server.url("/costa/feed.xml")),
+        )
+        .write(dir.path());
     let sync = |extra: &[&str]| {
         let output = crate::support::passerelle()
             .args(["sync", "--no-photos", "--format", "json", "--config"])

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use crate::gallery::{jpeg, two_tone};
 use crate::support::{
-    active_source_ids, by_source_id, counts, imported, open_database, parse, passerelle, samples_of,
+    SettingsFile, active_source_ids, by_source_id, counts, imported, open_database, parse, passerelle,
+    samples_of,
 };
 
 const AGENCY: &str = "MAKLER-7";
@@ -238,17 +239,10 @@ fn sync_imports_a_zip_dropped_on_ftp() {
         &["titel.jpg", "wohnzimmer.jpg", "balkon.jpg", "grundriss.jpg"],
     );
     let ftp = crate::ftp::start_server(&dir.path().join("ftp-root"), 54200..=54299);
-    let settings = dir.path().join("passerelle.toml");
-    std::fs::write(
-        &settings,
-        format!(
-            "[database]\npath = \"passerelle.db\"\n\n[staging]\npath = \"staging\"\n\n[ftp]\nhost = \"127.0.0.1\"\n\
-             port = {}\nuser = \"passerelle\"\nmin_age_seconds = 0\n\n[[integrations]]\nname = \"makler\"\n\
-             crm = \"openimmo\"\nagency = \"{AGENCY}\"\n",
-            ftp.port
-        ),
-    )
-    .unwrap();
+    let settings = SettingsFile::new()
+        .ftp(ftp.port)
+        .integration("makler", "openimmo", AGENCY, "")
+        .write(dir.path());
     let output = passerelle()
         .args(["sync", "--format", "json", "--config"])
         .arg(&settings)

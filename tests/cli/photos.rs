@@ -9,7 +9,7 @@ use image::GenericImageView;
 use serde_json::Value;
 
 use crate::gallery::{Gallery, Served, jpeg, png, png_bomb, two_tone, webp};
-use crate::support::{Imported, fixture, imported, open_database, passerelle};
+use crate::support::{Imported, SettingsFile, fixture, imported, open_database, passerelle};
 
 const AGENCY: &str = "AGENCE-OUEST";
 /// Photo ranks of a Poliris record, in display order.
@@ -779,36 +779,11 @@ fn sync_stores_photos_then_only_revalidates_them() {
     );
     std::fs::write(drops.join("AGENCE-SUD.csv"), served).unwrap();
     let ftp = crate::ftp::start_server(&dir.path().join("ftp-root"), 54100..=54199);
-    let settings = dir.path().join("passerelle.toml");
-    std::fs::write(
-        &settings,
-        format!(
-            r#"
-[database]
-path = "passerelle.db"
-
-[staging]
-path = "staging"
-
-[ftp]
-host = "127.0.0.1"
-port = {}
-user = "passerelle"
-min_age_seconds = 0
-
-[photos]
-allow_private_networks = true
-variants = [{{ name = "large", max_side = 24 }}]
-
-[[integrations]]
-name = "sud"
-crm = "hektor"
-agency = "AGENCE-SUD"
-"#,
-            ftp.port
-        ),
-    )
-    .unwrap();
+    let settings = SettingsFile::new()
+        .ftp(ftp.port)
+        .section("[photos]\nallow_private_networks = true\nvariants = [{ name = \"large\", max_side = 24 }]")
+        .integration("sud", "hektor", "AGENCE-SUD", "")
+        .write(dir.path());
     let sync = |extra: &[&str]| {
         let output = passerelle()
             .args(["sync", "--format", "json", "--config"])

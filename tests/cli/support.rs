@@ -152,3 +152,50 @@ pub fn active_source_ids(database: &Path, agency: &str) -> Vec<String> {
         .collect::<Result<_, _>>()
         .unwrap()
 }
+
+/// A settings file for a test, built section by section: the database is
+/// `passerelle.db` and the staging folder `staging`, both in the test's
+/// directory, then whatever the test adds.
+pub struct SettingsFile {
+    text: String,
+}
+
+impl SettingsFile {
+    pub fn new() -> Self {
+        Self {
+            text: "[database]\npath = \"passerelle.db\"\n\n[staging]\npath = \"staging\"\n".to_string(),
+        }
+    }
+
+    /// Adds an `[ftp]` section for the test FTP server on this port, which
+    /// takes a drop at once.
+    pub fn ftp(self, port: u16) -> Self {
+        self.section(&format!(
+            "[ftp]\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"passerelle\"\nmin_age_seconds = 0\n"
+        ))
+    }
+
+    /// Adds an integration; `extra` holds more of its keys, one per line.
+    pub fn integration(self, name: &str, crm: &str, agency: &str, extra: &str) -> Self {
+        self.section(&format!(
+            "[[integrations]]\nname = \"{name}\"\ncrm = \"{crm}\"\nagency = \"{agency}\"\n{extra}"
+        ))
+    }
+
+    /// Adds TOML as it is.
+    pub fn section(mut self, toml: &str) -> Self {
+        self.text.push('\n');
+        self.text.push_str(toml);
+        if !toml.ends_with('\n') {
+            self.text.push('\n');
+        }
+        self
+    }
+
+    /// Writes `passerelle.toml` in `dir` and returns its path.
+    pub fn write(self, dir: &Path) -> PathBuf {
+        let path = dir.join("passerelle.toml");
+        std::fs::write(&path, self.text).unwrap();
+        path
+    }
+}

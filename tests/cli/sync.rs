@@ -7,49 +7,25 @@ use serde_json::Value;
 
 use crate::apimo::{PROVIDER, TOKEN, mount_all_pages, start_server as start_api};
 use crate::ftp::{PASSWORD, start_server as start_ftp};
-use crate::support::{fixture, open_database, passerelle};
+use crate::support::{SettingsFile, fixture, open_database, passerelle};
 
 fn settings(dir: &Path, ftp_port: u16, api_url: &str) -> std::path::PathBuf {
-    let path = dir.join("passerelle.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[database]
-path = "passerelle.db"
-
-[staging]
-path = "staging"
-
-[ftp]
-host = "127.0.0.1"
-port = {ftp_port}
-user = "passerelle"
-min_age_seconds = 0
-
-[[integrations]]
-name = "sud"
-crm = "hektor"
-agency = "AGENCE-SUD"
-
-[[integrations]]
-name = "azur"
-crm = "apimo"
-agency = "4242"
-api_url = "{api_url}"
-requests_per_second = 50
-
-[[integrations]]
-name = "azur-down"
-crm = "apimo"
-agency = "4343"
-api_url = "http://127.0.0.1:9"
-timeout_seconds = 2
-"#
-        ),
-    )
-    .unwrap();
-    path
+    SettingsFile::new()
+        .ftp(ftp_port)
+        .integration("sud", "hektor", "AGENCE-SUD", "")
+        .integration(
+            "azur",
+            "apimo",
+            "4242",
+            &format!("api_url = \"{api_url}\"\nrequests_per_second = 50"),
+        )
+        .integration(
+            "azur-down",
+            "apimo",
+            "4343",
+            "api_url = \"http://127.0.0.1:9\"\ntimeout_seconds = 2",
+        )
+        .write(dir)
 }
 
 fn sync(settings: &Path, extra: &[&str]) -> std::process::Output {
