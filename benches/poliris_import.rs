@@ -9,11 +9,14 @@
 //! flushed to disk before any timing, so that its write-back does not slow
 //! the database's own writes.
 
+#[path = "support/child.rs"]
+mod child;
+
 use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use passerelle::crm::poliris::synthetic;
 use passerelle::encoding::TextEncoding;
@@ -101,29 +104,10 @@ fn generate(path: &Path, count: usize) {
 
 /// Runs the binary once and returns its wall time and peak memory.
 fn run(binary: &str, args: &[&str]) -> Measure {
-    let started = Instant::now();
-    #[allow(clippy::zombie_processes, reason = "wait4 below reaps the child")]
-    let child = Command::new(binary)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("cannot start passerelle");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills in; the pid is our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let elapsed = started.elapsed();
-    assert_eq!(waited, pid, "wait4 failed");
-    let exit_code = libc::WEXITSTATUS(status);
-    assert!(
-        libc::WIFEXITED(status) && exit_code == 0,
-        "passerelle {args:?} exited with status {exit_code}"
-    );
+    let (elapsed, peak_rss_kib) = child::measure(Command::new(binary).args(args));
     Measure {
         elapsed,
-        peak_rss_kib: usage.ru_maxrss,
+        peak_rss_kib,
     }
 }
 

@@ -6,11 +6,14 @@
 //! three times in a child process; the median wall time and the largest
 //! peak resident set size (`ru_maxrss` from `wait4`) are reported.
 
+#[path = "support/child.rs"]
+mod child;
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const REPEATS: usize = 3;
 
@@ -145,25 +148,9 @@ fn write_kyero(out: &mut dyn Write, index: usize) -> std::io::Result<()> {
 
 /// Runs `passerelle parse --quiet` on a file; returns its wall time and peak memory.
 fn run(crm: &str, path: &Path) -> (Duration, i64) {
-    let started = Instant::now();
-    #[allow(clippy::zombie_processes, reason = "wait4 below reaps the child")]
-    let child = Command::new(env!("CARGO_BIN_EXE_passerelle"))
-        .args(["parse", "--quiet", "--crm", crm])
-        .arg(path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("cannot start passerelle");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills in; the pid is our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let elapsed = started.elapsed();
-    assert_eq!(waited, pid, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "passerelle parse --crm {crm} failed"
-    );
-    (elapsed, usage.ru_maxrss)
+    child::measure(
+        Command::new(env!("CARGO_BIN_EXE_passerelle"))
+            .args(["parse", "--quiet", "--crm", crm])
+            .arg(path),
+    )
 }

@@ -231,17 +231,13 @@ fn hostile_feeds_fail_without_withdrawing() {
     }
 }
 
-/// The feed pulled by sync from a server on 127.0.0.1: the second sync asks
-/// with the feed's ETag, gets 304 and writes nothing; a changed feed
-/// without one listing withdraws it.
-#[test]
-fn sync_pulls_the_feed_only_when_it_changed() {
-    let dir = tempfile::tempdir().unwrap();
+/// Serves a fixture feed at `/costa/feed.xml` on 127.0.0.1 and writes the
+/// settings of a Kyero integration that pulls it.
+fn serve_feed(dir: &Path, name: &str) -> (crate::gallery::Gallery, PathBuf) {
     let server = crate::gallery::Gallery::start();
-    let feed = |name: &str| std::fs::read(fixture(name)).unwrap();
     server.serve(
         "/costa/feed.xml",
-        crate::gallery::Served::photo(feed("feed-1.xml"), "application/xml"),
+        crate::gallery::Served::photo(std::fs::read(fixture(name)).unwrap(), "application/xml"),
     );
     let settings = SettingsFile::new()
         .integration(
@@ -250,7 +246,18 @@ fn sync_pulls_the_feed_only_when_it_changed() {
             AGENCY,
             &format!("api_url = \"{}\"", server.url("/costa/feed.xml")),
         )
-        .write(dir.path());
+        .write(dir);
+    (server, settings)
+}
+
+/// The feed pulled by sync from a server on 127.0.0.1: the second sync asks
+/// with the feed's ETag, gets 304 and writes nothing; a changed feed
+/// without one listing withdraws it.
+#[test]
+fn sync_pulls_the_feed_only_when_it_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, settings) = serve_feed(dir.path(), "feed-1.xml");
+    let feed = |name: &str| std::fs::read(fixture(name)).unwrap();
     let database = dir.path().join("passerelle.db");
     let sync = || {
         let output = crate::support::passerelle()
@@ -363,20 +370,7 @@ fn protected_feed_uses_the_named_credentials() {
 #[test]
 fn guard_tripped_feed_is_fetched_again_in_full() {
     let dir = tempfile::tempdir().unwrap();
-    let server = crate::gallery::Gallery::start();
-    let feed = |name: &str| std::fs::read(fixture(name)).unwrap();
-    server.serve(
-        "/costa/feed.xml",
-        crate::gallery::Served::photo(feed("feed-1.xml"), "application/xml"),
-    );
-    let settings = SettingsFile::new()
-        .integration(
-            "costa",
-            "kyero",
-            AGENCY,
-            &format!("api_url = \"{}\"", server.url("/costa/feed.xml")),
-        )
-        .write(dir.path());
+    let (server, settings) = serve_feed(dir.path(), "feed-1.xml");
     let sync = |extra: &[&str]| {
         let output = crate::support::passerelle()
             .args(["sync", "--no-photos", "--format", "json", "--config"])
