@@ -11,7 +11,7 @@ use crate::crm::poliris::values::plain_text;
 use crate::crm::xml::Element;
 use crate::listing::{
     Coded, EnergyClass, EnergyRating, Features, Listing, Photo, PhotoSource, Price, PropertyKind, RentPeriod,
-    TransactionKind,
+    TransactionKind, Translation,
 };
 
 /// Elements left out of the raw record: people's names, phones and e-mails.
@@ -148,6 +148,7 @@ pub fn convert_object(
         }),
     };
     let (kind, raw_kind) = property_kind(object);
+    let (description, translations) = descriptions(object, settings.language.as_deref().unwrap_or("de"));
     let mut number = |field: &'static str, path: &[&str]| -> Option<f64> {
         let text = object.text_at(path)?;
         match text.replace(',', ".").parse::<f64>() {
@@ -241,8 +242,8 @@ pub fn convert_object(
             title: object
                 .text_at(&["freitexte", "objekttitel"])
                 .map(|title| plain_text(title).trim().to_string()),
-            description: description(object),
-            translations: Vec::new(),
+            description,
+            translations,
             dpe: energy(object),
             ges: None,
             dpe_date: None,
@@ -292,22 +293,47 @@ fn property_kind(object: &Element) -> (PropertyKind, String) {
     (mapped, raw)
 }
 
-/// `objekt_text` or `objektbeschreibung`, then `lage` as its own paragraph.
-fn description(object: &Element) -> Option<String> {
-    let text = |name: &str| {
+/// Returns the description and its translations. Senders may repeat
+/// `objekt_text` once per language (`lang="en"`): the one in the
+/// integration's language (German by default) is the description, the
+/// others are translations. Without `objekt_text`, `objektbeschreibung`
+/// stands in; `lage` follows the description as its own paragraph.
+fn descriptions(object: &Element, language: &str) -> (Option<String>, Vec<Translation>) {
+    let clean = |text: &str| Some(plain_text(text).trim().to_string()).filter(|text| !text.is_empty());
+    let texts: Vec<(String, String)> = object
+        .child("freitexte")
+        .map(|free| {
+            free.children_named("objekt_text")
+                .filter_map(|text| {
+                    let code = text.attribute("lang").unwrap_or_default().trim().to_string();
+                    clean(&text.text).map(|text| (code, text))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let main = texts
+        .iter()
+        .position(|(code, _)| code.eq_ignore_ascii_case(language) || code.is_empty())
+        .unwrap_or(0);
+    let lage = object.text_at(&["freitexte", "lage"]).and_then(clean);
+    let body = texts.get(main).map(|(_, text)| text.clone()).or_else(|| {
         object
-            .text_at(&["freitexte", name])
-            .map(|text| plain_text(text).trim().to_string())
-            .filter(|text| !text.is_empty())
-    };
-    let parts: Vec<String> = [
-        text("objekt_text").or_else(|| text("objektbeschreibung")),
-        text("lage"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    (!parts.is_empty()).then(|| parts.join("\n\n"))
+            .text_at(&["freitexte", "objektbeschreibung"])
+            .and_then(clean)
+    });
+    let parts: Vec<String> = [body, lage].into_iter().flatten().collect();
+    let description = (!parts.is_empty()).then(|| parts.join("\n\n"));
+    let translations = texts
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index != main)
+        .map(|(_, (code, text))| Translation {
+            language: code.to_ascii_uppercase(),
+            title: None,
+            description: Some(text.clone()),
+        })
+        .collect();
+    (description, translations)
 }
 
 fn energy(object: &Element) -> Option<EnergyRating> {
@@ -421,4 +447,46 @@ fn agent(object: &Element, settings: &ReadSettings) -> Option<String> {
         .filter_map(|name| contact?.text_at(&[name]))
         .find_map(|key| settings.agents.get(key).map(str::to_string))
         .or_else(|| settings.default_agent.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crm::xml::{RecordReader, XmlLimits};
+
+    fn object(xml: &str) -> Element {
+        RecordReader::new(xml.as_bytes(), &["immobilie"], XmlLimits::default())
+            .next_record()
+            .unwrap()
+            .unwrap()
+            .element
+    }
+
+    #[test]
+    fn texts_per_language_become_translations() {
+        let object = object(
+            "<immobilie><freitexte><objekt_text lang=\"en\">Bright flat.</objekt_text>\
+             <objekt_text lang=\"de\">Helle Wohnung.</objekt_text><lage>Am Main.</lage></freitexte></immobilie>",
+        );
+        let (description, translations) = descriptions(&object, "de");
+        assert_eq!(description.as_deref(), Some("Helle Wohnung.\n\nAm Main."));
+        assert_eq!(translations.len(), 1);
+        assert_eq!(translations[0].language, "EN");
+        assert_eq!(translations[0].description.as_deref(), Some("Bright flat."));
+
+        let (english, others) = descriptions(&object, "en");
+        assert_eq!(english.as_deref(), Some("Bright flat.\n\nAm Main."));
+        assert_eq!(others[0].language, "DE");
+    }
+
+    #[test]
+    fn empty_obid_falls_back_to_provider_and_external_number() {
+        let object = object(
+            "<immobilie><verwaltung_techn><openimmo_obid> </openimmo_obid>\
+             <objektnr_extern>W-1</objektnr_extern></verwaltung_techn></immobilie>",
+        );
+        assert_eq!(source_id(&object, Some("OI-7")).as_deref(), Some("OI-7/W-1"));
+        assert_eq!(source_id(&object, None).as_deref(), Some("W-1"));
+        assert_eq!(action(&object), Action::Upsert);
+    }
 }
