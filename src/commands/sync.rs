@@ -169,6 +169,11 @@ fn sync_one(
             reporter.info(&format!("sync {}: {}", entry.name, error.root_cause()));
         }
         Err(error) => {
+            // A run that wrote some listings before failing reports them.
+            result.counts = error
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<pipeline::FailedRun>())
+                .map(|failed| failed.counts);
             let locked = error.chain().any(|cause| cause.is::<LockedError>());
             result.status = if locked { "locked" } else { "failed" }.to_string();
             result.exit = if locked {

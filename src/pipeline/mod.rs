@@ -280,7 +280,16 @@ fn import_locked(
                 Some(&format!("{:#}", failure.error)),
             )?;
             store.commit()?;
-            return Err(failure.error);
+            let written = failure.counts.created + failure.counts.updated;
+            let stopped = FailedRun {
+                run,
+                counts: failure.counts,
+            };
+            return Err(if written > 0 {
+                failure.error.context(stopped)
+            } else {
+                failure.error
+            });
         }
     };
 
@@ -466,6 +475,20 @@ fn add_photo_counts(counts: &mut RunCounts, photos: PhotoCounts) {
     counts.photos_stored += photos.stored;
     counts.photos_reused += photos.reused;
     counts.photos_failed += photos.failed;
+}
+
+/// A run that stopped on an unreadable feed after writing some listings:
+/// what it wrote stays, and nothing was withdrawn.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "run {run} stopped after writing {} ({} created, {} updated), which stay; nothing was withdrawn",
+    plural(counts.created + counts.updated, "listing"),
+    counts.created,
+    counts.updated
+)]
+pub struct FailedRun {
+    pub run: RunId,
+    pub counts: RunCounts,
 }
 
 /// A feed that could not be read to its end, with the counts until then.

@@ -222,6 +222,15 @@ fn hostile_feeds_fail_without_withdrawing() {
             "the message names the file: {}",
             run.stderr
         );
+        if file == &cut {
+            assert!(
+                run.stderr.contains(
+                    "stopped after writing 2 listings (1 created, 1 updated), which stay; nothing was withdrawn"
+                ),
+                "{}",
+                run.stderr
+            );
+        }
         // Listings read before the error may be written; none is withdrawn.
         let active = active_source_ids(&database, AGENCY);
         assert!(
