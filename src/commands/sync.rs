@@ -124,10 +124,26 @@ fn select<'c>(args: &SyncArgs, config: &'c ConfigFile) -> anyhow::Result<Vec<&'c
         .filter(|entry| args.crm.as_deref().is_none_or(|crm| entry.crm == crm))
         .collect();
     if selected.is_empty() {
-        return Err(UsageError(
-            "no integration to sync; add [[integrations]] to the settings file (config.example.toml shows how)"
-                .to_string(),
-        )
+        let Some(path) = &config.path else {
+            let default = config::default_location()
+                .map_or_else(|| "none".to_string(), |path| path.display().to_string());
+            return Err(UsageError(format!(
+                "no settings file found, so no integration to sync: pass --config FILE or set \
+                 PASSERELLE_CONFIG (default location: {default}); config.example.toml shows the format"
+            ))
+            .into());
+        };
+        let reason = if config.integrations.is_empty() {
+            format!("{} has no [[integrations]] entry", path.display())
+        } else {
+            format!(
+                "no integration of {} matches --integration or --crm",
+                path.display()
+            )
+        };
+        return Err(UsageError(format!(
+            "no integration to sync: {reason} (config.example.toml shows how to add one)"
+        ))
         .into());
     }
     Ok(selected)
@@ -176,11 +192,8 @@ fn sync_one(
                 .map(|failed| failed.counts);
             let locked = error.chain().any(|cause| cause.is::<LockedError>());
             result.status = if locked { "locked" } else { "failed" }.to_string();
-            result.exit = if locked {
-                ExitStatus::Locked
-            } else {
-                ExitStatus::Unreadable
-            };
+            // A missing credential or a bad setting is a usage error, as in fetch.
+            result.exit = ExitStatus::for_error(&error);
             result.error = Some(format!("{error:#}"));
             reporter.error(&format!("sync {}: {error:#}", entry.name));
             let reason = format!("{error:#}");

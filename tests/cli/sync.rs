@@ -460,3 +460,36 @@ fn sync_killed_mid_import_leaves_a_consistent_database() {
         .unwrap();
     assert_eq!(statuses, ["interrupted", "succeeded"]);
 }
+
+#[test]
+fn sync_without_settings_file_says_so() {
+    let output = passerelle().arg("sync").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no settings file found, so no integration to sync"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pass --config FILE or set PASSERELLE_CONFIG"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_credential_is_a_usage_error_as_in_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = SettingsFile::new()
+        .integration("azur", "apimo", "4242", "api_url = \"http://127.0.0.1:9\"")
+        .write(dir.path());
+    let output = passerelle()
+        .args(["sync", "--format", "json", "--config"])
+        .arg(&settings)
+        .env_remove("PASSERELLE_APIMO_PROVIDER")
+        .env_remove("PASSERELLE_APIMO_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("missing credential"), "{stderr}");
+}
