@@ -123,7 +123,15 @@ fn run_lines(run: &RunRecord) -> Vec<String> {
     let mut lines = vec![
         format!("run {}: {} {}", run.id, run.crm, run.agency_code),
         format!("source:   {}", run.source),
-        format!("trigger:  {}", run.trigger),
+        format!(
+            "trigger:  {}{}",
+            run.trigger,
+            if run.forced {
+                ", forced past the guards"
+            } else {
+                ""
+            }
+        ),
         format!("started:  {}", run.started_at),
         format!("finished: {}", run.finished_at.as_deref().unwrap_or("-")),
         format!("status:   {}", run.status),

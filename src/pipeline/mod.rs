@@ -258,7 +258,12 @@ fn import_locked(
             options.agency_code
         ));
     }
-    let run = store.begin_run(integration, &source, options.trigger)?;
+    let run = store.begin_run(
+        integration,
+        &source,
+        options.trigger,
+        options.allow_mass_withdrawal,
+    )?;
     let active_before = store.active_count(integration)?;
     store.commit()?;
     store.start_seen_tracking()?;
@@ -391,7 +396,7 @@ pub fn import_photos(
     };
     let result = (|| {
         store.begin()?;
-        let run = store.begin_run(integration, source, options.trigger)?;
+        let run = store.begin_run(integration, source, options.trigger, false)?;
         store.commit()?;
         let mut counts = RunCounts::default();
         let processed = run_photo_step(store, integration, run, source, files, photo_run, lock, reporter);

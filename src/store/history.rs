@@ -25,6 +25,8 @@ pub struct RunRecord {
     pub source: String,
     /// `import` or `sync`.
     pub trigger: String,
+    /// Guards were overridden (`--force`).
+    pub forced: bool,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub status: String,
@@ -48,7 +50,7 @@ pub struct StoredIssue {
 
 const RUN_COLUMNS: &str = "r.id, i.crm, i.agency_code, r.source, r.started_at, r.finished_at, r.status, r.seen,
      r.created, r.updated, r.unchanged, r.withdrawn, r.rejected, r.skipped, r.kept, r.warnings, r.guard_reason,
-     r.error, r.deleted, r.trigger, r.photos_stored, r.photos_reused, r.photos_failed";
+     r.error, r.deleted, r.trigger, r.photos_stored, r.photos_reused, r.photos_failed, r.forced";
 
 fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     let count = |index| row.get::<_, i64>(index).map(|value| value as u64);
@@ -58,6 +60,7 @@ fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         agency_code: row.get(2)?,
         source: row.get(3)?,
         trigger: row.get(19)?,
+        forced: row.get(23)?,
         started_at: row.get(4)?,
         finished_at: row.get(5)?,
         status: row.get(6)?,
@@ -93,7 +96,7 @@ impl SqliteStore {
         error: &str,
     ) -> anyhow::Result<RunId> {
         let integration = self.integration(crm, agency_code, organization)?;
-        let run = self.begin_run(integration, source, "sync")?;
+        let run = self.begin_run(integration, source, "sync", false)?;
         self.finish_run(
             run,
             super::RunStatus::Failed,

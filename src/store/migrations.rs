@@ -7,6 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_photos.sql"),
+    include_str!("migrations/0003_forced_runs.sql"),
 ];
 
 /// Schema version of a database with every migration applied.

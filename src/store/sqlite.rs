@@ -149,10 +149,12 @@ impl SqliteStore {
         integration: IntegrationId,
         source: &str,
         trigger: &str,
+        forced: bool,
     ) -> anyhow::Result<RunId> {
         self.connection.execute(
-            "INSERT INTO runs (integration_id, source, trigger, started_at, status) VALUES (?1, ?2, ?3, ?4, 'running')",
-            params![integration, source, trigger, timestamp()],
+            "INSERT INTO runs (integration_id, source, trigger, started_at, status, forced)
+             VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+            params![integration, source, trigger, timestamp(), forced],
         )?;
         Ok(self.connection.last_insert_rowid())
     }

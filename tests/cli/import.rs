@@ -161,6 +161,21 @@ fn tenth_of_the_listings_trips_guard_until_forced() {
     assert_eq!(forced.code, 0, "{}", forced.stderr);
     assert_eq!(counts(&forced.summary), (0, 0, 20, 180, 0));
     assert_eq!(active_source_ids(&database, "DIXIEME").len(), 20);
+    let flags: Vec<bool> = open_database(&database)
+        .prepare("SELECT forced FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(flags, [false, false, true], "the history shows the forced run");
+    let run = forced.summary["run_id"].as_i64().unwrap().to_string();
+    let shown = passerelle()
+        .args(["runs", "show", &run, "--database"])
+        .arg(&database)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("trigger:  import, forced past the guards"));
 }
 
 #[test]
