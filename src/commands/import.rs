@@ -125,7 +125,15 @@ pub fn import_payload(
         language: settings.language.clone(),
     };
     let mut warnings = Vec::new();
-    let mut feed = crm.adapter.open(request.payload, &read_settings, &mut warnings)?;
+    let mut feed = match crm.adapter.open(request.payload, &read_settings, &mut warnings) {
+        Ok(feed) => feed,
+        Err(error) => {
+            if !request.dry_run && ExitStatus::for_error(&error) == ExitStatus::Unreadable {
+                record_unreadable(request, &error);
+            }
+            return Err(error);
+        }
+    };
     for warning in &warnings {
         reporter.warn(warning);
     }
@@ -211,6 +219,23 @@ fn import_options(request: &ImportRequest<'_>) -> ImportOptions {
             settings: settings.photos.clone(),
             scope,
         }),
+    }
+}
+
+/// Records an import whose payload could not be opened (a truncated zip,
+/// a missing listings file) as a failed run, so that the history shows it.
+/// A failure to record it only loses that line of history.
+fn record_unreadable(request: &ImportRequest<'_>, error: &anyhow::Error) {
+    let settings = request.settings;
+    if let Ok(store) = SqliteStore::open(&settings.database) {
+        let _ = store.record_failed_run(
+            &settings.crm,
+            &settings.agency,
+            settings.organization.as_deref(),
+            &request.payload.display().to_string(),
+            request.trigger,
+            &format!("{error:#}"),
+        );
     }
 }
 

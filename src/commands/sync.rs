@@ -365,6 +365,7 @@ fn record_failure(entry: &IntegrationConfig, database: &std::path::Path, error: 
             entry.agency.trim(),
             entry.organization.as_deref(),
             &format!("fetch of {}", entry.name),
+            "sync",
             &format!("{error:#}"),
         );
     }

@@ -93,10 +93,11 @@ impl SqliteStore {
         agency_code: &str,
         organization: Option<&str>,
         source: &str,
+        trigger: &str,
         error: &str,
     ) -> anyhow::Result<RunId> {
         let integration = self.integration(crm, agency_code, organization)?;
-        let run = self.begin_run(integration, source, "sync", false)?;
+        let run = self.begin_run(integration, source, trigger, false)?;
         self.finish_run(
             run,
             super::RunStatus::Failed,

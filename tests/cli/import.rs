@@ -968,3 +968,21 @@ fn truncated_zip_withdraws_nothing_even_forced() {
         assert_eq!(active_source_ids(&database, "AGENCE-ZIP"), before, "{extra:?}");
     }
 }
+
+#[test]
+fn unreadable_delivery_is_recorded_as_a_failed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    let zip = std::fs::read(fixture("uppercase-members.zip")).unwrap();
+    let truncated = dir.path().join("truncated.zip");
+    std::fs::write(&truncated, &zip[..zip.len() / 2]).unwrap();
+    let run = import(&database, &truncated, "AGENCE-ZIP", &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let (status, error): (String, String) = open_database(&database)
+        .query_row("SELECT status, error FROM runs", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.contains("is not a readable zip archive"), "{error}");
+}
