@@ -90,7 +90,7 @@ pub struct ImportRequest<'a> {
     pub wait: bool,
     /// A lock on the agency that the caller holds for the whole run.
     pub held_lock: Option<crate::store::lock::LockToken>,
-    /// Which photos the run looks at; `None` leaves photos alone.
+    /// The photos the run looks at; `None` leaves photos alone.
     pub photos: Option<PhotoScope>,
     /// Process pending photos only; the payload's listings are not read.
     pub photos_only: bool,
