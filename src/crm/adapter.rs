@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::crm::poliris::AgentMapping;
 use crate::encoding::TextEncoding;
 use crate::listing::Listing;
-use crate::record::RecordIssue;
+use crate::record::{RecordIssue, Severity};
 
 /// Settings an adapter reads a payload with.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +28,22 @@ pub struct ReadSettings {
     pub encoding: Option<TextEncoding>,
     /// Language of titles and descriptions, for CRMs that send several.
     pub language: Option<String>,
+}
+
+#[cfg(test)]
+impl ReadSettings {
+    /// Returns the settings of agency `A1` of a CRM, with no mapping.
+    pub fn for_tests(crm: &str) -> Self {
+        Self {
+            crm: crm.to_string(),
+            agency_code: Some("A1".to_string()),
+            organization: None,
+            agents: AgentMapping::default(),
+            default_agent: None,
+            encoding: None,
+            language: None,
+        }
+    }
 }
 
 /// Input of a fetch: the agency, its credentials and the payload's folder.
@@ -85,6 +101,85 @@ pub enum RecordOutcome {
         source_id: String,
         line: u64,
     },
+}
+
+/// A problem with one named field of a record (formats such as XML): the
+/// reason the record is rejected, or a field is left unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub field: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl FieldProblem {
+    pub fn new(field: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn into_issue(self, severity: Severity, place: &RecordPlace<'_>) -> RecordIssue {
+        RecordIssue {
+            severity,
+            file: place.file.to_string(),
+            line: place.line,
+            source_id: place.source_id.clone(),
+            rank: None,
+            column: Some(self.field.to_string()),
+            value: Some(self.value),
+            reason: self.reason,
+        }
+    }
+}
+
+/// A converted record and the fields left unknown on the way.
+pub struct Converted {
+    pub listing: Listing,
+    pub warnings: Vec<FieldProblem>,
+}
+
+/// Location of a record in its file, and the ids that name its listing.
+pub struct RecordPlace<'a> {
+    pub file: &'a str,
+    pub line: u64,
+    pub source_id: Option<String>,
+    pub reference: Option<String>,
+}
+
+impl RecordOutcome {
+    /// Builds the outcome of a record's conversion: the listing with its
+    /// warnings and raw record, or the rejection. `withdrawn` marks a
+    /// listing the CRM keeps only as sold or withdrawn.
+    pub fn of_conversion(
+        converted: Result<Converted, FieldProblem>,
+        place: RecordPlace<'_>,
+        raw: impl FnOnce() -> RawRecord,
+        withdrawn: bool,
+    ) -> Self {
+        match converted {
+            Err(problem) => Self::Rejected {
+                issue: Box::new(problem.into_issue(Severity::Rejected, &place)),
+                kept: KeptIds {
+                    source_id: place.source_id,
+                    reference: place.reference,
+                },
+            },
+            Ok(converted) => Self::Listing(Box::new(ListingRead {
+                listing: converted.listing,
+                warnings: converted
+                    .warnings
+                    .into_iter()
+                    .map(|problem| problem.into_issue(Severity::Warning, &place))
+                    .collect(),
+                raw: raw(),
+                line: place.line,
+                withdrawn,
+            })),
+        }
+    }
 }
 
 /// A converted listing with what the pipeline keeps beside it.

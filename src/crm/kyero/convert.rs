@@ -1,14 +1,16 @@
 //! One Kyero v3 `<property>` to a listing.
 //!
-//! Kyero's fields: `id` (the key), `date` (last change), `ref`, `price`
-//! (digits, or `x` for price on request), `currency`, `price_freq` (`sale`,
-//! `month`, `week`), `type`, `town`, `province`, `country`, `location`,
-//! `beds`, `baths`, `pool` (0/1), `surface_area/built|plot`,
-//! `energy_rating/consumption|emissions` (`A`–`G`, `X` unknown), `desc/<lang>`,
-//! `features/feature`, `images/image@id/url` (shown by id). `notes` are
-//! private to the agency and never stored.
+//! The fields mapped are `id` (the key), `ref`, `price` (digits, or `x` for
+//! price on request), `currency` and `price_freq` (`sale`, `month`, `week`).
+//! Then come `type`, `town`, `country`, `location`, `beds`, `baths`, `pool`
+//! (0/1),
+//! `surface_area/built|plot` and `energy_rating/consumption|emissions`
+//! (`A`–`G`, `X` unknown). Last come `desc/<lang>`, `features/feature` and
+//! `images/image@id/url` (shown by id). `date` and `province` have no listing
+//! field and stay in the raw record. `notes` are private to the agency and
+//! never stored.
 
-use crate::crm::adapter::ReadSettings;
+use crate::crm::adapter::{Converted, FieldProblem, ReadSettings};
 use crate::crm::poliris::values::plain_text;
 use crate::crm::xml::Element;
 use crate::listing::{
@@ -16,40 +18,16 @@ use crate::listing::{
     TransactionKind, Translation,
 };
 
-/// Why a property is rejected, or a field left unknown.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub field: &'static str,
-    pub value: String,
-    pub reason: String,
-}
-
-impl Problem {
-    fn new(field: &'static str, value: &str, reason: impl Into<String>) -> Self {
-        Self {
-            field,
-            value: value.to_string(),
-            reason: reason.into(),
-        }
-    }
-}
-
-/// A converted property and the fields that were left unknown.
-pub struct Converted {
-    pub listing: Listing,
-    pub warnings: Vec<Problem>,
-}
-
 /// Converts one `<property>`.
 ///
 /// # Errors
-/// The property has no `id`, or a `price_freq` that says neither sale nor
-/// rent: it cannot become a listing.
-pub fn convert_property(property: &Element, settings: &ReadSettings) -> Result<Converted, Problem> {
+/// The property has no `id`, or a `price_freq` that is neither sale nor
+/// rent, so it cannot become a listing.
+pub fn convert_property(property: &Element, settings: &ReadSettings) -> Result<Converted, FieldProblem> {
     let mut warnings = Vec::new();
     let source_id = property
         .text_at(&["id"])
-        .ok_or_else(|| Problem::new("id", "", "the property has no id"))?
+        .ok_or_else(|| FieldProblem::new("id", "", "the property has no id"))?
         .to_string();
     let frequency = property.text_at(&["price_freq"]).unwrap_or("sale");
     let (transaction, period) = match frequency.to_ascii_lowercase().as_str() {
@@ -57,7 +35,7 @@ pub fn convert_property(property: &Element, settings: &ReadSettings) -> Result<C
         "month" => (TransactionKind::Rent, Some(RentPeriod::Month)),
         "week" => (TransactionKind::HolidayRent, Some(RentPeriod::Week)),
         _ => {
-            return Err(Problem::new(
+            return Err(FieldProblem::new(
                 "price_freq",
                 frequency,
                 "unknown price frequency; expected sale, month or week",
@@ -78,7 +56,7 @@ pub fn convert_property(property: &Element, settings: &ReadSettings) -> Result<C
                 period,
             }),
             _ => {
-                warnings.push(Problem::new("price", text, "not a price; left unknown"));
+                warnings.push(FieldProblem::new("price", text, "not a price; left unknown"));
                 None
             }
         },
@@ -89,7 +67,7 @@ pub fn convert_property(property: &Element, settings: &ReadSettings) -> Result<C
         match text.parse::<u32>() {
             Ok(value) => Some(value),
             Err(_) => {
-                warnings.push(Problem::new(field, text, "not a whole number; left unknown"));
+                warnings.push(FieldProblem::new(field, text, "not a whole number; left unknown"));
                 None
             }
         }
@@ -102,7 +80,7 @@ pub fn convert_property(property: &Element, settings: &ReadSettings) -> Result<C
             Ok(value) if value > 0.0 => Some(value),
             Ok(_) => None,
             Err(_) => {
-                warnings.push(Problem::new(field, text, "not a number of m²; left unknown"));
+                warnings.push(FieldProblem::new(field, text, "not a number of m²; left unknown"));
                 None
             }
         }

@@ -15,10 +15,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::crm::adapter::{Adapter, Feed, KeptIds, ListingRead, RawRecord, ReadSettings, RecordOutcome};
+use crate::crm::adapter::{Adapter, Feed, RawRecord, ReadSettings, RecordOutcome, RecordPlace};
 use crate::crm::xml::{Element, RecordReader, XmlLimits};
 use crate::encoding::TextEncoding;
-use crate::record::{RecordIssue, Severity};
 
 /// Elements kept out of the raw record: the agency's private notes.
 const PRIVATE_ELEMENTS: [&str; 1] = ["notes"];
@@ -67,7 +66,7 @@ fn feed_file(payload: &Path) -> anyhow::Result<PathBuf> {
         [file] => Ok(file.clone()),
         [] => anyhow::bail!("no .xml feed in {}", payload.display()),
         _ => anyhow::bail!(
-            "{} holds {} .xml files; give the feed's own path",
+            "{} contains {} .xml files; pass the path of the feed itself",
             payload.display(),
             found.len()
         ),
@@ -116,64 +115,32 @@ impl Feed for KyeroFeed<'_> {
                 "{} is not a Kyero feed: its root element is <{other}>, not <root>",
                 self.source
             ),
-            None => anyhow::bail!("{} holds no XML element: it is not a Kyero feed", self.source),
+            None => anyhow::bail!(
+                "{} contains no XML element, so it is not a Kyero feed",
+                self.source
+            ),
         }
     }
 }
 
 fn outcome_of(property: &Element, line: u64, file: &str, settings: &ReadSettings) -> RecordOutcome {
-    let source_id = property.text_at(&["id"]).map(str::to_string);
-    let issue = |problem: convert::Problem, severity| RecordIssue {
-        severity,
-        file: file.to_string(),
+    let place = RecordPlace {
+        file,
         line,
-        source_id: source_id.clone(),
-        rank: None,
-        column: Some(problem.field.to_string()),
-        value: Some(problem.value),
-        reason: problem.reason,
+        source_id: property.text_at(&["id"]).map(str::to_string),
+        reference: property.text_at(&["ref"]).map(str::to_string),
     };
-    match convert::convert_property(property, settings) {
-        Err(problem) => RecordOutcome::Rejected {
-            issue: Box::new(issue(problem, Severity::Rejected)),
-            kept: KeptIds {
-                source_id: source_id.clone(),
-                reference: property.text_at(&["ref"]).map(str::to_string),
-            },
-        },
-        Ok(converted) => {
-            let warnings = converted
-                .warnings
-                .into_iter()
-                .map(|problem| issue(problem, Severity::Warning))
-                .collect();
-            RecordOutcome::Listing(Box::new(ListingRead {
-                listing: converted.listing,
-                warnings,
-                raw: RawRecord::Json(property.to_json(&PRIVATE_ELEMENTS).to_string()),
-                line,
-                withdrawn: false,
-            }))
-        }
-    }
+    RecordOutcome::of_conversion(
+        convert::convert_property(property, settings),
+        place,
+        || RawRecord::Json(property.to_json(&PRIVATE_ELEMENTS).to_string()),
+        false,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crm::poliris::AgentMapping;
-
-    fn settings() -> ReadSettings {
-        ReadSettings {
-            crm: "kyero".to_string(),
-            agency_code: Some("A1".to_string()),
-            organization: None,
-            agents: AgentMapping::default(),
-            default_agent: None,
-            encoding: None,
-            language: None,
-        }
-    }
 
     /// Fields of a property, `{}` standing for a random value.
     const FIELDS: [&str; 12] = [
@@ -196,7 +163,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("feed.xml");
         std::fs::write(&path, bytes).unwrap();
-        let settings = settings();
+        let settings = ReadSettings::for_tests("kyero");
         let Ok(mut feed) = KyeroAdapter.open(&path, &settings, &mut Vec::new()) else {
             return;
         };

@@ -6,7 +6,7 @@
 //! of price given; the kind is the child of `objektart`. Contact people's
 //! details never reach the raw record.
 
-use crate::crm::adapter::ReadSettings;
+use crate::crm::adapter::{Converted, FieldProblem, ReadSettings};
 use crate::crm::poliris::values::plain_text;
 use crate::crm::xml::Element;
 use crate::listing::{
@@ -17,7 +17,7 @@ use crate::listing::{
 /// Elements left out of the raw record: people's names, phones and e-mails.
 pub const PRIVATE_ELEMENTS: [&str; 2] = ["kontaktperson", "weitere_adresse"];
 
-/// What the delivery says to do with an object (`verwaltung_techn/aktion`).
+/// Action the delivery requests for an object (`verwaltung_techn/aktion`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// No action, or `CHANGE`: add or update.
@@ -26,28 +26,6 @@ pub enum Action {
     Delete,
     /// `REFERENZ`: keep it as a sold reference, withdrawn from the market.
     Reference,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub field: &'static str,
-    pub value: String,
-    pub reason: String,
-}
-
-impl Problem {
-    fn new(field: &'static str, value: &str, reason: impl Into<String>) -> Self {
-        Self {
-            field,
-            value: value.to_string(),
-            reason: reason.into(),
-        }
-    }
-}
-
-pub struct Converted {
-    pub listing: Listing,
-    pub warnings: Vec<Problem>,
 }
 
 /// Returns the object's action.
@@ -80,15 +58,15 @@ pub fn source_id(object: &Element, provider: Option<&str>) -> Option<String> {
 /// Converts one object.
 ///
 /// # Errors
-/// The object has no key, or says neither sale nor rent in any way.
+/// The object has no key, or gives neither sale nor rent in any way.
 pub fn convert_object(
     object: &Element,
     provider: Option<&str>,
     settings: &ReadSettings,
-) -> Result<Converted, Problem> {
+) -> Result<Converted, FieldProblem> {
     let mut warnings = Vec::new();
     let source_id = source_id(object, provider).ok_or_else(|| {
-        Problem::new(
+        FieldProblem::new(
             "verwaltung_techn.openimmo_obid",
             "",
             "the object has neither an openimmo_obid nor an objektnr_extern",
@@ -123,7 +101,7 @@ pub fn convert_object(
     } else if rent_price.is_some() {
         (TransactionKind::Rent, "kaltmiete")
     } else {
-        return Err(Problem::new(
+        return Err(FieldProblem::new(
             "objektkategorie.vermarktungsart",
             "",
             "neither KAUF nor MIETE_PACHT is set, and there is no kaufpreis or kaltmiete",
@@ -155,7 +133,7 @@ pub fn convert_object(
             Ok(value) if value > 0.0 => Some(value),
             Ok(_) => None,
             Err(_) => {
-                warnings.push(Problem::new(field, text, "not a number; left unknown"));
+                warnings.push(FieldProblem::new(field, text, "not a number; left unknown"));
                 None
             }
         }
@@ -296,8 +274,8 @@ fn property_kind(object: &Element) -> (PropertyKind, String) {
 /// Returns the description and its translations. Senders may repeat
 /// `objekt_text` once per language (`lang="en"`): the one in the
 /// integration's language (German by default) is the description, the
-/// others are translations. Without `objekt_text`, `objektbeschreibung`
-/// stands in; `lage` follows the description as its own paragraph.
+/// others are translations. Without `objekt_text`, `objektbeschreibung` is
+/// used instead, and `lage` follows the description as its own paragraph.
 fn descriptions(object: &Element, language: &str) -> (Option<String>, Vec<Translation>) {
     let clean = |text: &str| Some(plain_text(text).trim().to_string()).filter(|text| !text.is_empty());
     let texts: Vec<(String, String)> = object
@@ -480,7 +458,7 @@ mod tests {
     }
 
     #[test]
-    fn empty_obid_falls_back_to_provider_and_external_number() {
+    fn empty_obid_uses_provider_key() {
         let object = object(
             "<immobilie><verwaltung_techn><openimmo_obid> </openimmo_obid>\
              <objektnr_extern>W-1</objektnr_extern></verwaltung_techn></immobilie>",

@@ -14,11 +14,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::crm::adapter::{Adapter, Feed, KeptIds, ListingRead, RawRecord, ReadSettings, RecordOutcome};
+use crate::crm::adapter::{Adapter, Feed, RawRecord, ReadSettings, RecordOutcome, RecordPlace};
 use crate::crm::xml::{RecordReader, XmlLimits};
 use crate::encoding::TextEncoding;
 use crate::photos::PhotoFiles;
-use crate::record::{RecordIssue, Severity};
 use crate::transport::archive::Archive;
 use convert::{Action, PRIVATE_ELEMENTS};
 
@@ -45,7 +44,7 @@ impl Adapter for OpenImmoAdapter {
     }
 }
 
-/// Where the XML files are.
+/// Location of the XML files of a delivery.
 enum Delivery {
     Zip { path: PathBuf, members: Vec<String> },
     Files { files: Vec<PathBuf>, folder: PathBuf },
@@ -88,7 +87,10 @@ impl Delivery {
                 .collect();
             members.sort();
             if members.is_empty() {
-                anyhow::bail!("{} holds no .xml file", payload.display());
+                anyhow::bail!(
+                    "{} contains no .xml file; an OpenImmo zip needs one",
+                    payload.display()
+                );
             }
             return Ok(Self::Zip {
                 path: payload.to_path_buf(),
@@ -124,8 +126,8 @@ impl Feed for OpenImmoFeed<'_> {
         Some(TextEncoding::Utf8)
     }
 
-    /// Returns whether every file of the delivery says `umfang="VOLL"`. A
-    /// delivery without that header withdraws nothing for missing.
+    /// Returns whether every file of the delivery declares `umfang="VOLL"`.
+    /// A delivery without that header withdraws nothing for missing.
     fn is_full_snapshot(&self) -> bool {
         self.scope
             .as_ref()
@@ -224,7 +226,7 @@ fn read_file(
         Some(other) => {
             anyhow::bail!("{name} is not an OpenImmo file: its root element is <{other}>, not <openimmo>")
         }
-        None => anyhow::bail!("{name} holds no XML element: it is not an OpenImmo file"),
+        None => anyhow::bail!("{name} contains no XML element, so it is not an OpenImmo file"),
     }
 }
 
@@ -245,56 +247,25 @@ fn outcome_of(
             line,
         };
     }
-    let issue = |problem: convert::Problem, severity| RecordIssue {
-        severity,
-        file: file.to_string(),
+    let place = RecordPlace {
+        file,
         line,
-        source_id: source_id.clone(),
-        rank: None,
-        column: Some(problem.field.to_string()),
-        value: Some(problem.value),
-        reason: problem.reason,
+        source_id,
+        reference: object
+            .text_at(&["verwaltung_techn", "objektnr_extern"])
+            .map(str::to_string),
     };
-    match convert::convert_object(object, provider, settings) {
-        Err(problem) => RecordOutcome::Rejected {
-            issue: Box::new(issue(problem, Severity::Rejected)),
-            kept: KeptIds {
-                source_id: source_id.clone(),
-                reference: object
-                    .text_at(&["verwaltung_techn", "objektnr_extern"])
-                    .map(str::to_string),
-            },
-        },
-        Ok(converted) => RecordOutcome::Listing(Box::new(ListingRead {
-            listing: converted.listing,
-            warnings: converted
-                .warnings
-                .into_iter()
-                .map(|problem| issue(problem, Severity::Warning))
-                .collect(),
-            raw: RawRecord::Json(object.to_json(&PRIVATE_ELEMENTS).to_string()),
-            line,
-            withdrawn: action == Action::Reference,
-        })),
-    }
+    RecordOutcome::of_conversion(
+        convert::convert_object(object, provider, settings),
+        place,
+        || RawRecord::Json(object.to_json(&PRIVATE_ELEMENTS).to_string()),
+        action == Action::Reference,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crm::poliris::AgentMapping;
-
-    fn settings() -> ReadSettings {
-        ReadSettings {
-            crm: "openimmo".to_string(),
-            agency_code: Some("A1".to_string()),
-            organization: None,
-            agents: AgentMapping::default(),
-            default_agent: None,
-            encoding: None,
-            language: None,
-        }
-    }
 
     /// Fields of an object, `{}` standing for a random value.
     const FIELDS: [&str; 12] = [
@@ -317,7 +288,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("openimmo.xml");
         std::fs::write(&path, bytes).unwrap();
-        let settings = settings();
+        let settings = ReadSettings::for_tests("openimmo");
         let Ok(mut feed) = OpenImmoAdapter.open(&path, &settings, &mut Vec::new()) else {
             return;
         };
