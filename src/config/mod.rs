@@ -65,7 +65,7 @@ pub struct StagingSection {
     pub path: Option<PathBuf>,
 }
 
-/// How photos are downloaded, checked and rendered. Every key is optional.
+/// Settings for downloading, checking and rendering photos. Every key is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhotosSection {

@@ -43,7 +43,7 @@ pub enum Format {
 pub enum Snapshot {
     /// Every delivery is the whole portfolio.
     Full,
-    /// Each delivery says whether it is (OpenImmo's `umfang`).
+    /// Each delivery declares whether it is (OpenImmo's `umfang`).
     PerDelivery,
 }
 
@@ -84,7 +84,7 @@ pub struct CrmEntry {
     /// Names of the credentials an integration must supply, each through an
     /// environment variable it names.
     pub credentials: &'static [&'static str],
-    /// Credentials an integration may supply when its server asks for them,
+    /// Credentials an integration may supply when its server requires them,
     /// such as HTTP Basic auth for a protected feed.
     pub optional_credentials: &'static [&'static str],
     #[serde(skip)]

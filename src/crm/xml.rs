@@ -1,6 +1,6 @@
 //! Streaming XML records for the XML adapters (Kyero, OpenImmo): the file
 //! is read event by event, and each record element (`<property>`,
-//! `<immobilie>`) is built into a small tree on its own, so memory holds
+//! `<immobilie>`) is built into a small tree on its own, so memory contains
 //! one record whatever the file size.
 //!
 //! Third-party XML is read defensively: a `<!DOCTYPE>` is refused, so no
@@ -35,7 +35,7 @@ impl Default for XmlLimits {
     }
 }
 
-/// Where something is in an XML file: line (from 1) and byte offset.
+/// Position in an XML file: line (from 1) and byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
     pub line: u64,
@@ -92,7 +92,7 @@ impl Element {
             .map(|(_, value)| value.as_str())
     }
 
-    /// The first child of that name.
+    /// Returns the first child of that name.
     pub fn child(&self, name: &str) -> Option<&Element> {
         self.children.iter().find(|child| child.name == name)
     }
@@ -101,7 +101,7 @@ impl Element {
         self.children.iter().filter(move |child| child.name == name)
     }
 
-    /// The element as JSON, for the raw record kept beside a listing: child
+    /// Returns the element as JSON, for the raw record kept beside a listing: child
     /// elements by name (a list when repeated), text as `#text` beside
     /// them, attributes as `@name`. Children named in `private` are left out.
     pub fn to_json(&self, private: &[&str]) -> serde_json::Value {
@@ -135,7 +135,7 @@ impl Element {
         Value::Object(object)
     }
 
-    /// The trimmed text at a path of child names, `None` when missing or blank.
+    /// Returns the trimmed text at a path of child names, `None` when missing or blank.
     pub fn text_at(&self, path: &[&str]) -> Option<&str> {
         let mut element = self;
         for name in path {
@@ -349,8 +349,8 @@ impl<R: BufRead> RecordReader<R> {
                 Event::Eof => Some(Owned::Eof),
                 Event::Decl(_) | Event::PI(_) | Event::Comment(_) => None,
             };
-            // The buffer holds the event's bytes, markup aside: counting its
-            // line breaks keeps the line number exact.
+            // The buffer contains the event's bytes without the markup, so
+            // counting its line breaks keeps the line number exact.
             self.line += memchr::memchr_iter(b'\n', &self.buffer).count() as u64;
             let Some(owned) = owned else {
                 continue;

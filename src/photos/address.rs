@@ -4,17 +4,17 @@
 //! importer at the machine itself, the local network or a cloud metadata
 //! service. By default only http(s) URLs whose host resolves to public
 //! addresses are fetched. The check runs inside the HTTP client's resolver,
-//! on the addresses the connection then uses, so a name that resolves to a
-//! public address once and to a private one later gains nothing; literal IP
-//! hosts, which skip the resolver, are checked before the request and at
-//! each redirect.
+//! on the addresses the connection then uses. A name that resolves to a
+//! public address once and to a private one later therefore gains nothing.
+//! Literal IP hosts skip the resolver, so they are checked before the
+//! request and at each redirect.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-/// Why a photo URL is refused before any request.
+/// Reason a photo URL is rejected before any request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("scheme `{0}` is not http or https")]

@@ -70,7 +70,7 @@ impl Validators {
     }
 }
 
-/// What a download brought back.
+/// Result of a download.
 #[derive(Debug)]
 pub enum Fetched {
     /// 304: the stored photo is current. The server may send new validators.

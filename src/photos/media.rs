@@ -2,7 +2,7 @@
 //! the original photo, `ab/cd/<hash>-<variant>.<ext>`. Identical photos are
 //! stored once whichever listings or URLs they come from. Files are written
 //! to a temporary name in their final folder and renamed, so a reader or a
-//! killed process never sees half a file.
+//! killed process never reads half a file.
 
 use std::collections::HashSet;
 use std::fs;
@@ -228,7 +228,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_directory_belongs_to_one_database() {
+    fn media_dir_belongs_to_one_database() {
         let dir = tempfile::tempdir().unwrap();
         let media = MediaDir::new(dir.path().join("media"));
         let first = dir.path().join("first.db");

@@ -3,15 +3,15 @@
 //! extracted, decoded, resized into its variants, stored in the media
 //! directory and recorded.
 //!
-//! A source is transferred again only when it changed: URLs are asked with
-//! their stored `ETag` / `Last-Modified` (a 304 means unchanged), a URL
-//! without validators counts as unchanged unless a refresh is asked for,
-//! and archive members are compared by size and CRC-32. Photos sharing a
-//! source are fetched once, and identical bytes are stored once.
+//! A source is transferred again only when it changed. URLs are requested
+//! with their stored `ETag` / `Last-Modified`, and a 304 means unchanged. A
+//! URL without validators counts as unchanged unless a refresh is requested.
+//! Archive members are compared by size and CRC-32. Photos sharing a source
+//! are fetched once, and identical bytes are stored once.
 //!
-//! Downloads run concurrently on one thread; decoding and resizing run on
+//! Downloads run concurrently on one thread. Decoding and resizing run on
 //! the blocking pool, at most one photo per core at a time. A photo that
-//! fails is recorded with its error and tried again by the next run; it
+//! fails is recorded with its error and tried again by the next run, and it
 //! never fails its listing or the run.
 
 pub mod address;
@@ -41,14 +41,14 @@ use variants::RenderSettings;
 /// Photo updates written per transaction, at most.
 const UPDATES_PER_COMMIT: usize = 200;
 
-/// Longest wait before buffered photo updates are written.
+/// Maximum wait before buffered photo updates are written.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Distinct failure messages printed one by one; the rest are counted.
 const FAILURES_SHOWN: usize = 5;
 
-/// Failed photos recorded with a run, at most; the `photos` table holds
-/// every one.
+/// Maximum number of failed photos recorded with a run. The `photos` table
+/// contains every one.
 const MAX_RECORDED_FAILURES: usize = 100;
 
 /// Everything the photo step needs to know.
@@ -79,7 +79,7 @@ impl PhotoSettings {
     }
 }
 
-/// Which photos a run looks at.
+/// Selection of the photos a run looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PhotoScope {
     /// Only pending and failed photos: nothing stored is checked again.
@@ -88,7 +88,7 @@ pub struct PhotoScope {
     pub refresh: bool,
 }
 
-/// Where the photo files of a delivery are.
+/// Location of the photo files of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PhotoFiles {
     Zip(PathBuf),
@@ -135,6 +135,7 @@ pub fn process(
     if page.is_empty() {
         return Ok(PhotoCounts::default());
     }
+
     let mut delivery = match files {
         Some(files) => Some(Delivery::open(files)?),
         None => None,
@@ -143,6 +144,7 @@ pub fn process(
     if let Some(database) = &settings.database {
         media.claim(database)?;
     }
+
     let mut step = Step {
         store,
         media: &media,
@@ -159,9 +161,10 @@ pub fn process(
         .enable_all()
         .build()?;
     let tools = Tools::new(settings)?;
+
     // A page at a time, so that memory does not grow with the number of
-    // photos. A source repeated across two pages is fetched once per page;
-    // its bytes are still stored once.
+    // photos. A source repeated across two pages is fetched once per page,
+    // but its bytes are still stored once.
     while !page.is_empty() {
         let cursor = page.last().map(PhotoRow::position);
         let jobs = group_by_source(std::mem::take(&mut page));
@@ -176,7 +179,7 @@ pub fn process(
 /// Photo rows read from the store at a time.
 const PAGE_ROWS: usize = 4_000;
 
-/// What every page of a photo step shares: the HTTP client, one permit per
+/// Resources every page of a photo step shares: the HTTP client, one permit per
 /// core for rendering, and the render settings.
 struct Tools {
     downloader: Arc<Downloader>,
@@ -243,7 +246,7 @@ impl Job {
         self.rows.iter().any(|row| row.status == PhotoStatus::Stored)
     }
 
-    /// The validators of a stored row, to ask whether the source changed.
+    /// Returns the validators of a stored row, for a conditional request.
     fn validators(&self) -> Option<Validators> {
         self.rows
             .iter()
@@ -335,9 +338,9 @@ impl Delivery {
     }
 }
 
-/// What to do for one job, decided before any transfer.
+/// Action for one job, decided before any transfer.
 enum Plan {
-    /// The stored photo stands; nothing is transferred.
+    /// The stored photo is current, so nothing is transferred.
     Reuse,
     Fail(String),
     Download {
@@ -354,7 +357,7 @@ enum Plan {
     Skip,
 }
 
-/// What a task brings back to the step.
+/// Result a task returns to the step.
 enum TaskOutcome {
     NotModified(Validators),
     Fetched {

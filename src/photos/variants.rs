@@ -1,7 +1,8 @@
-//! Decoding a photo and rendering its variants: the bytes' signature is
-//! checked, the size is checked before any pixel is decoded (so that a
-//! small file declaring a huge image is refused), the EXIF orientation is
-//! applied, and each variant is resized with a SIMD resizer and encoded.
+//! Decoding a photo and rendering its variants. The bytes' signature is
+//! checked first, then the declared size, before any pixel is decoded, so
+//! that a small file declaring a huge image is rejected. The EXIF
+//! orientation is applied, and each variant is resized with a SIMD resizer
+//! and encoded.
 
 use std::io::Cursor;
 
@@ -39,7 +40,7 @@ impl OutputFormat {
     }
 }
 
-/// How photos are decoded and rendered.
+/// Settings for decoding and rendering photos.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderSettings {
     /// Largest first is fastest: each variant is resized from the previous one.
@@ -247,7 +248,7 @@ fn size_error(width: u32, height: u32, settings: &RenderSettings) -> Option<Rend
 /// Returns whether a JPEG's last scan is followed by the end-of-image
 /// marker. Inside compressed data a 0xFF byte is always followed by 0x00 or
 /// a restart marker, so `FF D9` after the last `FF DA` (start of scan) can
-/// only be the end marker; an EXIF thumbnail's own end marker comes before.
+/// only be the end marker. An EXIF thumbnail's own end marker comes earlier.
 fn jpeg_is_complete(bytes: &[u8]) -> bool {
     let Some(last_scan) = bytes.windows(2).rposition(|pair| pair == [0xFF, 0xDA]) else {
         return false;

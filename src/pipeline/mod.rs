@@ -61,7 +61,7 @@ pub struct ImportOptions {
     pub photos: Option<PhotoRun>,
 }
 
-/// What a run did about photos.
+/// Photo work a run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PhotoStep {
@@ -73,7 +73,7 @@ pub enum PhotoStep {
     Only,
 }
 
-/// How a run handles photos.
+/// Photo settings of a run.
 #[derive(Debug, Clone)]
 pub struct PhotoRun {
     pub settings: PhotoSettings,

@@ -12,7 +12,7 @@ use tokio::runtime::Runtime;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-/// What the server answers for one path.
+/// Response the server sends for one path.
 #[derive(Clone)]
 pub struct Served {
     pub status: u16,
@@ -23,7 +23,7 @@ pub struct Served {
 }
 
 impl Served {
-    /// A photo with an ETag derived from its bytes.
+    /// Returns a photo response with an ETag derived from its bytes.
     pub fn photo(body: Vec<u8>, content_type: &str) -> Self {
         let etag = format!("\"{:016x}\"", fingerprint(&body));
         Self {
@@ -46,7 +46,7 @@ pub struct Seen {
 #[derive(Default)]
 struct State {
     routes: HashMap<String, Served>,
-    /// Answer for paths without a route; 404 when `None`.
+    /// Response for paths without a route; 404 when `None`.
     fallback: Option<Served>,
     seen: Vec<Seen>,
     body_bytes: u64,
@@ -112,12 +112,12 @@ impl Gallery {
         }
     }
 
-    /// The URL of a path on this server.
+    /// Returns the URL of a path on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.uri())
     }
 
-    /// The server's address as `http://127.0.0.1:PORT`.
+    /// Returns the server's address as `http://127.0.0.1:PORT`.
     pub fn base(&self) -> String {
         self.server.uri()
     }
@@ -153,8 +153,8 @@ fn fingerprint(bytes: &[u8]) -> u64 {
     })
 }
 
-/// A picture whose left half is red and right half blue, so that a test
-/// can tell which way it was turned.
+/// Returns a picture whose left half is red and right half blue, so that
+/// a test can tell which way it was turned.
 pub fn two_tone(width: u32, height: u32) -> RgbImage {
     RgbImage::from_fn(width, height, |x, _| {
         if x < width / 2 {

@@ -259,9 +259,9 @@ fn serve_feed(dir: &Path, name: &str) -> (crate::gallery::Gallery, PathBuf) {
     (server, settings)
 }
 
-/// The feed pulled by sync from a server on 127.0.0.1: the second sync asks
-/// with the feed's ETag, gets 304 and writes nothing; a changed feed
-/// without one listing withdraws it.
+/// Sync pulls the feed from a server on 127.0.0.1. The second sync sends
+/// the feed's ETag, gets 304 and writes nothing. A changed feed without one
+/// listing withdraws it.
 #[test]
 fn sync_pulls_the_feed_only_when_it_changed() {
     let dir = tempfile::tempdir().unwrap();
@@ -308,9 +308,9 @@ fn sync_pulls_the_feed_only_when_it_changed() {
     assert_eq!(active_source_ids(&database, AGENCY), ["K-100", "K-102"]);
 }
 
-/// A feed behind HTTP Basic auth gets the integration's user and password
-/// from the environment variables it names; a refusal names the variables,
-/// never the password.
+/// A feed behind HTTP Basic auth gets the user and password from the
+/// environment variables the integration names. A rejection names the
+/// variables but never the password.
 #[test]
 fn protected_feed_uses_the_named_credentials() {
     use wiremock::matchers::{basic_auth, method, path};
@@ -418,7 +418,7 @@ fn text_file_is_not_a_feed() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("holds no XML element: it is not a Kyero feed"),
+            .contains("contains no XML element, so it is not a Kyero feed"),
         "{}",
         run.stderr
     );

@@ -18,8 +18,8 @@ const PHOTO_RANKS: [usize; 30] = [
     267, 268, 269, 270, 271, 272, 273,
 ];
 
-/// A record of a listing with these photos, made from the first record of
-/// snapshot-1.csv.
+/// Returns a record of a listing with these photos, made from the first
+/// record of snapshot-1.csv.
 fn record(source_id: &str, photos: &[String]) -> String {
     let text = std::fs::read_to_string(fixture("snapshot-1.csv")).unwrap();
     let line = text.lines().next().unwrap();
@@ -606,8 +606,8 @@ fn no_photos_leaves_photos_pending() {
     assert_eq!(later.photos(), (1, 0, 0), "{}", later.stderr);
 }
 
-/// Every photo file under a media directory, as paths relative to it: the
-/// file naming the directory's database is left out.
+/// Lists every photo file under a media directory, as paths relative to it.
+/// The file naming the directory's database is left out.
 pub fn walk(root: &Path) -> Vec<String> {
     let mut files = Vec::new();
     let mut folders = vec![root.to_path_buf()];
@@ -762,8 +762,8 @@ fn shipped_zip_photos_render_default_variants() {
     assert_eq!((jardin.listing.as_str(), jardin.rank), ("OUEST-003", 2));
 }
 
-/// A sync over FTP brings the photos in; the next sync of the same drop
-/// only asks whether they changed, and `--photos-only` fetches nothing.
+/// A sync over FTP stores the photos. The next sync of the same drop sends
+/// only conditional requests, and `--photos-only` fetches nothing.
 #[test]
 fn sync_stores_photos_then_only_revalidates_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -926,7 +926,7 @@ fn folder_delivery_photos_are_read_from_the_folder() {
 /// A new listing that shares a stored photo's URL gets its files after one
 /// conditional request, without the photo's bytes.
 #[test]
-fn new_listing_sharing_a_stored_url_reuses_its_files() {
+fn shared_stored_url_reuses_files() {
     let dir = tempfile::tempdir().unwrap();
     let gallery = Gallery::start();
     gallery.serve(

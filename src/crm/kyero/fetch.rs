@@ -29,7 +29,7 @@ pub const FEED_MANIFEST: &str = "feed.json";
 /// `--force` has something to work on.
 pub const IMPORTED_MARK: &str = "feed.imported";
 
-/// What a fetch of the feed brought back, kept for the next conditional request.
+/// Record of one fetch of the feed, kept for the next conditional request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FeedManifest {
     pub url: String,
@@ -42,8 +42,8 @@ pub struct FeedManifest {
 /// Downloads the feed into `request.target_dir`.
 ///
 /// # Errors
-/// No feed URL, a refused or failing request, or [`FeedUnchanged`] when the
-/// server answers that the feed did not change.
+/// No feed URL, a rejected or failed request, or [`FeedUnchanged`] when the
+/// server replies that the feed did not change.
 pub fn fetch_to_staging(request: &FetchRequest<'_>) -> anyhow::Result<PathBuf> {
     let url = request.api_url.ok_or_else(|| {
         UsageError(format!(
