@@ -77,7 +77,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'Integration, by its `name` in the settings file; it supplies the CRM, agency, organization, agent mapping and credentials')
             [CompletionResult]::new('--crm', '--crm', [CompletionResultType]::ParameterName, 'CRM code (or from --integration); `passerelle crms` lists them')
             [CompletionResult]::new('--agency', '--agency', [CompletionResultType]::ParameterName, 'The agency''s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds')
-            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file, created when missing; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file, created when missing, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]')
             [CompletionResult]::new('--organization', '--organization', [CompletionResultType]::ParameterName, 'Organization the listings belong to on our side')
             [CompletionResult]::new('--default-agent', '--default-agent', [CompletionResultType]::ParameterName, 'Agent given to listings whose negotiator is not in the agent mapping')
             [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Map a CRM negotiator code or contact e-mail to an agent; repeatable')
@@ -140,7 +140,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--agency', '--agency', [CompletionResultType]::ParameterName, 'The agency''s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds')
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only runs with this status')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Number of runs listed')
-            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output: a table for people, or JSON for programs')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
@@ -154,7 +154,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             break
         }
         'passerelle;runs;show' {
-            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output: a table for people, or JSON for programs')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
@@ -214,7 +214,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             break
         }
         'passerelle;media;gc' {
-            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file whose photos are kept; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'Database whose photos are kept: a SQLite file or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]')
             [CompletionResult]::new('--min-age-minutes', '--min-age-minutes', [CompletionResultType]::ParameterName, 'Keep unreferenced files younger than this many minutes: an import running now writes files before it records them')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary: text on stderr for people, or one JSON object on stdout')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
@@ -232,7 +232,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'Integration to sync, by its `name` in the settings file; repeatable [default: every integration]')
             [CompletionResult]::new('--crm', '--crm', [CompletionResultType]::ParameterName, 'Only the integrations of this CRM')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Integrations synced at the same time')
-            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]')
             [CompletionResult]::new('--staging-dir', '--staging-dir', [CompletionResultType]::ParameterName, 'Folder that receives the fetched payloads [default: `staging.path` of the settings file, else ./staging]')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary: a table for people, or JSON for programs')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')

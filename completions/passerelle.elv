@@ -71,7 +71,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --integration 'Integration, by its `name` in the settings file; it supplies the CRM, agency, organization, agent mapping and credentials'
             cand --crm 'CRM code (or from --integration); `passerelle crms` lists them'
             cand --agency 'The agency''s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds'
-            cand --database 'SQLite database file, created when missing; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
+            cand --database 'SQLite database file, created when missing, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]'
             cand --organization 'Organization the listings belong to on our side'
             cand --default-agent 'Agent given to listings whose negotiator is not in the agent mapping'
             cand --agent 'Map a CRM negotiator code or contact e-mail to an agent; repeatable'
@@ -130,7 +130,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --agency 'The agency''s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds'
             cand --status 'Only runs with this status'
             cand --limit 'Number of runs listed'
-            cand --database 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
+            cand --database 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]'
             cand --format 'Output: a table for people, or JSON for programs'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
@@ -143,7 +143,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand show 'Show one run: its counts, status, error, rejected records and warnings'
         }
         &'passerelle;runs;show'= {
-            cand --database 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
+            cand --database 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]'
             cand --format 'Output: a table for people, or JSON for programs'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
@@ -198,7 +198,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand gc 'Remove the photo files that no listing''s photo refers to any more: photos dropped from their listing, or of deleted listings. Imports never remove files; this does, when run'
         }
         &'passerelle;media;gc'= {
-            cand --database 'SQLite database file whose photos are kept; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
+            cand --database 'Database whose photos are kept: a SQLite file or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]'
             cand --min-age-minutes 'Keep unreferenced files younger than this many minutes: an import running now writes files before it records them'
             cand --format 'Summary: text on stderr for people, or one JSON object on stdout'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
@@ -215,7 +215,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --integration 'Integration to sync, by its `name` in the settings file; repeatable [default: every integration]'
             cand --crm 'Only the integrations of this CRM'
             cand --jobs 'Integrations synced at the same time'
-            cand --database 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]'
+            cand --database 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]'
             cand --staging-dir 'Folder that receives the fetched payloads [default: `staging.path` of the settings file, else ./staging]'
             cand --format 'Summary: a table for people, or JSON for programs'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'

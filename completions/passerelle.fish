@@ -85,7 +85,7 @@ twimmo\t'Twimmo, Poliris export'
 kyero\t'Kyero v3 XML feed, pulled from its URL'
 openimmo\t'OpenImmo XML, zipped with its attachments, dropped on FTP'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l agency -d 'The agency\'s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
-complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l database -d 'SQLite database file, created when missing; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l database -d 'SQLite database file, created when missing, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l organization -d 'Organization the listings belong to on our side' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l default-agent -d 'Agent given to listings whose negotiator is not in the agent mapping' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l agent -d 'Map a CRM negotiator code or contact e-mail to an agent; repeatable' -r
@@ -139,7 +139,7 @@ guard_tripped\t''
 failed\t''
 interrupted\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l limit -d 'Number of runs listed' -r
-complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l database -d 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l database -d 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l format -d 'Output: a table for people, or JSON for programs' -r -f -a "text\t''
 json\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -149,7 +149,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fi
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -f -a "show" -d 'Show one run: its counts, status, error, rejected records and warnings'
-complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l database -d 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l database -d 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l format -d 'Output: a table for people, or JSON for programs' -r -f -a "text\t''
 json\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -185,7 +185,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __f
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -f -a "gc" -d 'Remove the photo files that no listing\'s photo refers to any more: photos dropped from their listing, or of deleted listings. Imports never remove files; this does, when run'
-complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l database -d 'SQLite database file whose photos are kept; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l database -d 'Database whose photos are kept: a SQLite file or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l min-age-minutes -d 'Keep unreferenced files younger than this many minutes: an import running now writes files before it records them' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l format -d 'Summary: text on stderr for people, or one JSON object on stdout' -r -f -a "text\t''
 json\t''"
@@ -204,7 +204,7 @@ twimmo\t'Twimmo, Poliris export'
 kyero\t'Kyero v3 XML feed, pulled from its URL'
 openimmo\t'OpenImmo XML, zipped with its attachments, dropped on FTP'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l jobs -d 'Integrations synced at the same time' -r
-complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l database -d 'SQLite database file; also read from PASSERELLE_DATABASE [default: `database.path` of the settings file, else passerelle.db]' -r -F
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l database -d 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l staging-dir -d 'Folder that receives the fetched payloads [default: `staging.path` of the settings file, else ./staging]' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l format -d 'Summary: a table for people, or JSON for programs' -r -f -a "text\t''
 json\t''"

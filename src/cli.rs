@@ -126,10 +126,12 @@ pub struct SyncArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=32))]
     pub jobs: u8,
 
-    /// SQLite database file; also read from PASSERELLE_DATABASE [default:
-    /// `database.path` of the settings file, else passerelle.db].
-    #[arg(long, value_name = "PATH", env = "PASSERELLE_DATABASE", hide_env = true)]
-    pub database: Option<PathBuf>,
+    /// SQLite database file, or a postgres://user:password@host/db URL;
+    /// also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL,
+    /// else `database.url` or `database.path` of the settings file, else
+    /// passerelle.db].
+    #[arg(long, value_name = "PATH|URL", env = "PASSERELLE_DATABASE", hide_env = true)]
+    pub database: Option<String>,
 
     /// Folder that receives the fetched payloads [default: `staging.path`
     /// of the settings file, else ./staging].
@@ -226,16 +228,18 @@ pub struct RunsArgs {
     #[arg(long, default_value_t = 20)]
     pub limit: u32,
 
-    /// SQLite database file; also read from PASSERELLE_DATABASE [default:
-    /// `database.path` of the settings file, else passerelle.db].
+    /// SQLite database file, or a postgres://user:password@host/db URL;
+    /// also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL,
+    /// else `database.url` or `database.path` of the settings file, else
+    /// passerelle.db].
     #[arg(
         long,
         global = true,
-        value_name = "PATH",
+        value_name = "PATH|URL",
         env = "PASSERELLE_DATABASE",
         hide_env = true
     )]
-    pub database: Option<PathBuf>,
+    pub database: Option<String>,
 
     /// Output: a table for people, or JSON for programs.
     #[arg(long, global = true, value_enum, default_value_t = SummaryFormat::Text)]
@@ -252,11 +256,12 @@ pub enum MediaAction {
 
 #[derive(Debug, Args)]
 pub struct MediaGcArgs {
-    /// SQLite database file whose photos are kept; also read from
-    /// PASSERELLE_DATABASE [default: `database.path` of the settings file,
-    /// else passerelle.db].
-    #[arg(long, value_name = "PATH", env = "PASSERELLE_DATABASE", hide_env = true)]
-    pub database: Option<PathBuf>,
+    /// Database whose photos are kept: a SQLite file or a postgres://user:password@host/db URL;
+    /// also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL,
+    /// else `database.url` or `database.path` of the settings file, else
+    /// passerelle.db].
+    #[arg(long, value_name = "PATH|URL", env = "PASSERELLE_DATABASE", hide_env = true)]
+    pub database: Option<String>,
 
     /// Keep unreferenced files younger than this many minutes: an import
     /// running now writes files before it records them.
@@ -388,11 +393,12 @@ pub struct ImportArgs {
     #[command(flatten)]
     pub target: IntegrationArgs,
 
-    /// SQLite database file, created when missing; also read from
-    /// PASSERELLE_DATABASE [default: `database.path` of the settings file,
-    /// else passerelle.db].
-    #[arg(long, value_name = "PATH", env = "PASSERELLE_DATABASE", hide_env = true)]
-    pub database: Option<PathBuf>,
+    /// SQLite database file, created when missing, or a postgres://user:password@host/db URL;
+    /// also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL,
+    /// else `database.url` or `database.path` of the settings file, else
+    /// passerelle.db].
+    #[arg(long, value_name = "PATH|URL", env = "PASSERELLE_DATABASE", hide_env = true)]
+    pub database: Option<String>,
 
     /// Organization the listings belong to on our side.
     #[arg(long)]

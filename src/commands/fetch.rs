@@ -56,7 +56,7 @@ pub fn fetch_to_staging(
                         file: fetched.remote_name.clone(),
                         size: fetched.size,
                         modified: fetched.modified.clone(),
-                        fetched_at: crate::store::sqlite::timestamp(),
+                        fetched_at: crate::store::timestamp(),
                     };
                     let path = target_dir.join(ftp::DROP_MANIFEST);
                     std::fs::write(&path, serde_json::to_vec_pretty(&manifest)?)

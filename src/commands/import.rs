@@ -15,7 +15,7 @@ use crate::photos::media::MediaDir;
 use crate::pipeline::{self, ImportOptions, PhotoRun, PhotoStep, RunSummary};
 use crate::report::Reporter;
 use crate::report::plural;
-use crate::store::{RunStatus, SqliteStore};
+use crate::store::{Database, PostgresStore, RunStatus, SqliteStore, Store};
 use crate::transport::ftp;
 
 pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
@@ -141,14 +141,15 @@ pub fn import_payload(
         // Checked before any listing is written: the photo step would
         // refuse the directory only after the data is committed.
         MediaDir::new(settings.photos.media_dir.clone())
-            .check_owner(&settings.database)
+            .check_owner(&settings.database.media_owner())
             .map_err(|error| UsageError(format!("{error:#}")))?;
     }
     let mut store = open_store(&settings.database, request.dry_run, reporter)?;
+    let store = store.as_mut();
     let options = import_options(request);
     if request.photos_only {
         let summary = pipeline::import_photos(
-            &mut store,
+            store,
             &format!("pending photos of {}", feed.source()),
             feed.photo_files().as_ref(),
             &options,
@@ -157,7 +158,7 @@ pub fn import_payload(
         summarize(&summary, reporter)?;
         return Ok(summary);
     }
-    let summary = pipeline::import(&mut store, feed.as_mut(), &options, reporter)?;
+    let summary = pipeline::import(store, feed.as_mut(), &options, reporter)?;
     summarize(&summary, reporter)?;
     print_alerts(&summary, reporter);
     if let Some(reason) = &summary.guard_reason {
@@ -192,9 +193,9 @@ pub fn import_pending_photos(
     request: &ImportRequest<'_>,
     reporter: &mut Reporter,
 ) -> anyhow::Result<RunSummary> {
-    let mut store = SqliteStore::open(&request.settings.database)?;
+    let mut store = request.settings.database.open()?;
     pipeline::import_photos(
-        &mut store,
+        store.as_mut(),
         "pending photos",
         None,
         &import_options(request),
@@ -227,7 +228,7 @@ fn import_options(request: &ImportRequest<'_>) -> ImportOptions {
 /// A failure to record it only loses that line of history.
 fn record_unreadable(request: &ImportRequest<'_>, error: &anyhow::Error) {
     let settings = request.settings;
-    if let Ok(store) = SqliteStore::open(&settings.database) {
+    if let Ok(store) = settings.database.open() {
         let _ = store.record_failed_run(
             &settings.crm,
             &settings.agency,
@@ -247,7 +248,7 @@ fn mark_feed_imported(payload: &Path, reporter: &mut Reporter) {
         return;
     }
     let mark = payload.join(IMPORTED_MARK);
-    if let Err(error) = std::fs::write(&mark, crate::store::sqlite::timestamp()) {
+    if let Err(error) = std::fs::write(&mark, crate::store::timestamp()) {
         reporter.warn(&format!("cannot write {}: {error}", mark.display()));
     }
 }
@@ -278,12 +279,25 @@ pub fn exit_status(summary: &RunSummary) -> ExitStatus {
     }
 }
 
-/// Opens the database. A dry run on a file that does not exist yet compares
-/// with an empty database in memory instead of creating the file.
-fn open_store(database: &Path, dry_run: bool, reporter: &mut Reporter) -> anyhow::Result<SqliteStore> {
-    if !dry_run || database.exists() {
-        return SqliteStore::open(database);
-    }
+/// Opens the database. A dry run on a SQLite file that does not exist yet,
+/// or on a Postgres database passerelle has not set up, compares with an
+/// empty database in memory instead of creating anything.
+fn open_store(database: &Database, dry_run: bool, reporter: &mut Reporter) -> anyhow::Result<Box<dyn Store>> {
+    let database = match database {
+        _ if !dry_run => return database.open(),
+        Database::Postgres(target) => {
+            if let Some(store) = PostgresStore::open_existing(target)? {
+                return Ok(Box::new(store));
+            }
+            reporter.info(&format!(
+                "dry run: {database} has no passerelle tables yet; comparing with an empty database, and \
+                 creating nothing"
+            ));
+            return Ok(Box::new(SqliteStore::open_in_memory()?));
+        }
+        Database::Sqlite(path) if path.exists() => return database.open(),
+        Database::Sqlite(path) => path,
+    };
     let folder = database.parent().filter(|folder| !folder.as_os_str().is_empty());
     if let Some(folder) = folder.filter(|folder| !folder.is_dir()) {
         anyhow::bail!(
@@ -296,14 +310,14 @@ fn open_store(database: &Path, dry_run: bool, reporter: &mut Reporter) -> anyhow
         "dry run: {} does not exist; comparing with an empty database, which is not created",
         database.display()
     ));
-    SqliteStore::open_in_memory()
+    Ok(Box::new(SqliteStore::open_in_memory()?))
 }
 
 fn print_summary(summary: &RunSummary, settings: &config::ImportSettings, reporter: &mut Reporter) {
     let database = &settings.database;
     let counts = &summary.counts;
     let heading = match summary.run_id {
-        Some(run) => format!("run {run} into {}", database.display()),
+        Some(run) => format!("run {run} into {database}"),
         None => "dry run, nothing written".to_string(),
     };
     if summary.photo_step == PhotoStep::Only {

@@ -7,7 +7,6 @@ use crate::config::{self, ConfigFile};
 use crate::exit::{ExitStatus, UsageError};
 use crate::photos::media::MediaDir;
 use crate::report::{Reporter, plural};
-use crate::store::SqliteStore;
 
 pub fn run(action: &MediaAction, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
     match action {
@@ -20,24 +19,23 @@ fn collect_garbage(
     config: &ConfigFile,
     reporter: &mut Reporter,
 ) -> anyhow::Result<ExitStatus> {
-    let database = config::database_path(args.database.as_deref(), config);
-    if !database.is_file() {
+    let database = config::resolve_database(args.database.as_deref(), config)?;
+    if let Some(missing) = database.missing_file() {
         anyhow::bail!(
-            "database {} does not exist; pass --database PATH",
-            database.display()
+            "database {} does not exist; pass --database PATH|URL",
+            missing.display()
         );
     }
-    let store = SqliteStore::open(&database)?;
+    let store = database.open()?;
     let media = MediaDir::new(config::photo_settings(config, &database)?.media_dir);
     if !media.root().is_dir() {
         reporter.warn(&format!(
-            "media directory {} does not exist: {} has stored no photo there",
+            "media directory {} does not exist: {database} has stored no photo there",
             media.root().display(),
-            database.display()
         ));
     }
     media
-        .check_owner(&database)
+        .check_owner(&database.media_owner())
         .map_err(|error| UsageError(format!("{error:#}")))?;
     let referenced = store.referenced_media()?;
     let report = media.collect_garbage(

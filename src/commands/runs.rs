@@ -8,29 +8,29 @@ use crate::config::{self, ConfigFile};
 use crate::exit::{ExitStatus, UsageError};
 use crate::record::shown_value;
 use crate::report::Reporter;
-use crate::store::SqliteStore;
+use crate::store::Store;
 use crate::store::history::{RunFilter, RunRecord, StoredIssue};
 
 pub fn run(args: &RunsArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
-    let database = config::database_path(args.database.as_deref(), config);
-    if !database.is_file() {
+    let database = config::resolve_database(args.database.as_deref(), config)?;
+    if let Some(missing) = database.missing_file() {
         return Err(UsageError(format!(
-            "no database at {}; pass --database PATH or set database.path in the settings file",
-            database.display()
+            "no database at {}; pass --database PATH|URL or set database.path or database.url in the settings file",
+            missing.display()
         ))
         .into());
     }
-    let store = SqliteStore::open(&database)?;
+    let store = database.open()?;
     match &args.action {
-        Some(RunsAction::Show { id }) => show(&store, *id, args.format, reporter)?,
-        None => list(&store, args, config, reporter)?,
+        Some(RunsAction::Show { id }) => show(store.as_ref(), *id, args.format, reporter)?,
+        None => list(store.as_ref(), args, config, reporter)?,
     }
     reporter.flush()?;
     Ok(ExitStatus::Success)
 }
 
 fn list(
-    store: &SqliteStore,
+    store: &dyn Store,
     args: &RunsArgs,
     config: &ConfigFile,
     reporter: &mut Reporter,
@@ -100,7 +100,7 @@ pub fn photo_counts(counts: &crate::store::RunCounts) -> String {
     )
 }
 
-fn show(store: &SqliteStore, id: i64, format: SummaryFormat, reporter: &mut Reporter) -> anyhow::Result<()> {
+fn show(store: &dyn Store, id: i64, format: SummaryFormat, reporter: &mut Reporter) -> anyhow::Result<()> {
     let run = store
         .find_run(id)?
         .ok_or_else(|| UsageError(format!("no run {id}; passerelle runs lists them")))?;

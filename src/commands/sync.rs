@@ -18,7 +18,7 @@ use crate::notify::{self, RunAlert};
 use crate::pipeline;
 use crate::report::{Level, Reporter};
 use crate::store::lock::LockedError;
-use crate::store::{RunCounts, SqliteStore};
+use crate::store::{Database, RunCounts};
 
 /// Outcome of syncing one integration.
 #[derive(Debug, Serialize)]
@@ -38,7 +38,7 @@ pub struct SyncResult {
 }
 
 pub fn run(args: &SyncArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
-    let database = config::database_path(args.database.as_deref(), config);
+    let database = config::resolve_database(args.database.as_deref(), config)?;
     let mut selected = select(args, config)?;
     if args.retry_failed {
         selected = last_failed(&selected, &database)?;
@@ -81,12 +81,12 @@ pub fn run(args: &SyncArgs, config: &ConfigFile, reporter: &mut Reporter) -> any
 /// Keeps the integrations whose latest run failed or was interrupted.
 fn last_failed<'c>(
     selected: &[&'c IntegrationConfig],
-    database: &std::path::Path,
+    database: &Database,
 ) -> anyhow::Result<Vec<&'c IntegrationConfig>> {
-    if !database.is_file() {
+    if database.missing_file().is_some() {
         return Ok(Vec::new());
     }
-    let store = SqliteStore::open(database)?;
+    let store = database.open()?;
     let mut failed = Vec::new();
     for entry in selected {
         let status = store.last_run_status(&entry.crm, entry.agency.trim())?;
@@ -153,7 +153,7 @@ fn sync_one(
     entry: &IntegrationConfig,
     args: &SyncArgs,
     config: &ConfigFile,
-    database: &std::path::Path,
+    database: &Database,
     reporter: &mut Reporter,
 ) -> SyncResult {
     let started = Instant::now();
@@ -251,7 +251,7 @@ fn sync_steps(
     entry: &IntegrationConfig,
     args: &SyncArgs,
     config: &ConfigFile,
-    database: &std::path::Path,
+    database: &Database,
     reporter: &mut Reporter,
 ) -> anyhow::Result<Option<crate::pipeline::RunSummary>> {
     let crm = registry::find(&entry.crm)?;
@@ -272,7 +272,7 @@ fn sync_steps(
         staging_dir: args.staging_dir.clone(),
     };
     let fetch_settings = config::resolve_fetch(&fetch_args, config)?;
-    let settings = config::integration_import_settings(config, entry, database.to_path_buf())?;
+    let settings = config::integration_import_settings(config, entry, database.clone())?;
 
     let run = |held_lock, reporter: &mut Reporter| {
         fetch_and_import(
@@ -292,8 +292,14 @@ fn sync_steps(
 
     // The agency's lock covers the fetch too, so two syncs never download
     // and import the same agency at once.
-    let store = SqliteStore::open(database)?;
-    let lock = pipeline::acquire_lock(&store, &settings.crm, &settings.agency, args.wait, reporter)?;
+    let store = database.open()?;
+    let lock = pipeline::acquire_lock(
+        store.as_ref(),
+        &settings.crm,
+        &settings.agency,
+        args.wait,
+        reporter,
+    )?;
     store.commit()?;
     let result = run(Some(lock.clone()), reporter);
     let released = store.release_lock(&lock);
@@ -310,7 +316,7 @@ fn fetch_and_import(
     entry: &IntegrationConfig,
     args: &SyncArgs,
     config: &ConfigFile,
-    database: &std::path::Path,
+    database: &Database,
     fetch_settings: &config::FetchSettings,
     settings: &config::ImportSettings,
     held_lock: Option<crate::store::lock::LockToken>,
@@ -358,8 +364,8 @@ fn fetch_and_import(
 
 /// Records a failed fetch as a failed run; a failure to record it only
 /// loses that line of history.
-fn record_failure(entry: &IntegrationConfig, database: &std::path::Path, error: &anyhow::Error) {
-    if let Ok(store) = SqliteStore::open(database) {
+fn record_failure(entry: &IntegrationConfig, database: &Database, error: &anyhow::Error) {
+    if let Ok(store) = database.open() {
         let _ = store.record_failed_run(
             &entry.crm,
             entry.agency.trim(),

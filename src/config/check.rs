@@ -40,7 +40,7 @@ const SECTIONS: [(&str, &[&str]); 7] = [
         ],
     ),
     ("notify", &["webhook_url", "timeout_seconds"]),
-    ("database", &["path"]),
+    ("database", &["path", "url", "progress_interval_ms"]),
     ("staging", &["path"]),
     (
         "ftp",
@@ -322,7 +322,9 @@ fn check_photos(photos: &toml::Table, problem: &mut impl FnMut(String, String)) 
             photos: section,
             ..ConfigFile::default()
         };
-        if let Err(error) = super::photo_settings(&file, Path::new(super::DEFAULT_DATABASE)) {
+        if let Err(error) =
+            super::photo_settings(&file, &crate::store::Database::parse(super::DEFAULT_DATABASE))
+        {
             let message = error.to_string();
             let reason = message
                 .split_once(": ")

@@ -24,6 +24,7 @@ use crate::exit::UsageError;
 use crate::photos::PhotoSettings;
 use crate::photos::variants::{OutputFormat, VariantSpec};
 use crate::pipeline::{DEFAULT_MIN_SHARE, WithdrawalPolicy};
+use crate::store::Database;
 use crate::transport::ftp::FtpSettings;
 use crate::transport::http::HttpSettings;
 
@@ -55,6 +56,11 @@ pub struct ConfigFile {
 pub struct DatabaseSection {
     /// SQLite file; a relative path is taken from the settings file's folder.
     pub path: Option<PathBuf>,
+    /// Postgres database, as a `postgres://` URL; instead of `path`.
+    pub url: Option<String>,
+    /// Shortest time between two progress events of a run published with
+    /// Postgres NOTIFY, in milliseconds [default: 1000].
+    pub progress_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,7 +108,7 @@ pub struct PhotosSection {
 ///
 /// # Errors
 /// An invalid quality, variant list or concurrency.
-pub fn photo_settings(file: &ConfigFile, database: &Path) -> anyhow::Result<PhotoSettings> {
+pub fn photo_settings(file: &ConfigFile, database: &Database) -> anyhow::Result<PhotoSettings> {
     let section = &file.photos;
     let media_dir = match &section.media_dir {
         Some(folder) if folder.as_os_str().is_empty() => {
@@ -113,10 +119,10 @@ pub fn photo_settings(file: &ConfigFile, database: &Path) -> anyhow::Result<Phot
             .into());
         }
         Some(folder) => folder.clone(),
-        None => default_media_dir(database),
+        None => database.default_media_dir(),
     };
     let mut settings = PhotoSettings::new(media_dir);
-    settings.database = Some(database.to_path_buf());
+    settings.database = Some(database.media_owner());
     if let Some(concurrency) = section.concurrency {
         settings.concurrency = in_range("concurrency", concurrency, 1, 64)?;
     }
@@ -198,12 +204,6 @@ fn checked_variants(variants: &[VariantSpec]) -> anyhow::Result<Vec<VariantSpec>
     } else {
         Err(UsageError(format!("photos.variants: {}", problems.join("; "))).into())
     }
-}
-
-/// Returns the media directory used when none is set: `listings.db` →
-/// `listings.media`, beside it.
-pub fn default_media_dir(database: &Path) -> PathBuf {
-    database.with_extension("media")
 }
 
 /// The FTP server CRMs drop files on, and when a dropped file is complete.
@@ -438,7 +438,7 @@ pub fn default_location() -> Option<PathBuf> {
 pub struct ImportSettings {
     /// The integration's name, or `crm/agency` without a settings entry.
     pub name: String,
-    pub database: PathBuf,
+    pub database: Database,
     pub crm: String,
     pub agency: String,
     pub organization: Option<String>,
@@ -519,12 +519,51 @@ fn find_integration<'f>(file: &'f ConfigFile, name: &str) -> anyhow::Result<&'f 
         })
 }
 
-/// Returns the database path: the flag (or `PASSERELLE_DATABASE`), else
-/// the settings file's `database.path`, else passerelle.db.
-pub fn database_path(flag: Option<&Path>, file: &ConfigFile) -> PathBuf {
-    flag.map(Path::to_path_buf)
-        .or_else(|| file.database.path.clone())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE))
+/// Variable naming a Postgres database, below `--database` and
+/// `PASSERELLE_DATABASE` and above the settings file.
+pub const DATABASE_URL_VARIABLE: &str = "PASSERELLE_DATABASE_URL";
+
+/// Returns the database: the flag (or `PASSERELLE_DATABASE`), else
+/// `PASSERELLE_DATABASE_URL`, else the settings file's `database.url` or
+/// `database.path`, else passerelle.db.
+///
+/// # Errors
+/// The settings file sets both `database.url` and `database.path`, or a
+/// `database.url` that is not a `postgres://` URL.
+pub fn resolve_database(flag: Option<&str>, file: &ConfigFile) -> anyhow::Result<Database> {
+    let section = &file.database;
+    if section.url.is_some() && section.path.is_some() {
+        return Err(UsageError(
+            "database: set either `url` (Postgres) or `path` (SQLite), not both".to_string(),
+        )
+        .into());
+    }
+    let from_environment = std::env::var(DATABASE_URL_VARIABLE)
+        .ok()
+        .filter(|url| !url.is_empty());
+    let mut database = if let Some(flag) = flag {
+        Database::parse(flag)
+    } else if let Some(url) = from_environment.as_deref().or(section.url.as_deref()) {
+        let database = Database::parse(url);
+        if !matches!(database, Database::Postgres(_)) {
+            return Err(UsageError(format!(
+                "database.url (or {DATABASE_URL_VARIABLE}) must be a postgres:// URL; a SQLite file goes in                  database.path"
+            ))
+            .into());
+        }
+        database
+    } else {
+        Database::Sqlite(
+            section
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE)),
+        )
+    };
+    if let (Database::Postgres(target), Some(interval)) = (&mut database, section.progress_interval_ms) {
+        target.progress_interval = Duration::from_millis(interval);
+    }
+    Ok(database)
 }
 
 /// Returns the import settings of a settings-file integration.
@@ -534,7 +573,7 @@ pub fn database_path(flag: Option<&Path>, file: &ConfigFile) -> PathBuf {
 pub fn integration_import_settings(
     file: &ConfigFile,
     entry: &IntegrationConfig,
-    database: PathBuf,
+    database: Database,
 ) -> anyhow::Result<ImportSettings> {
     let (withdrawal, min_share) = withdrawal_settings(Some(entry))?;
     let photos = photo_settings(file, &database)?;
@@ -566,7 +605,7 @@ pub fn resolve_import(args: &ImportArgs, file: &ConfigFile) -> anyhow::Result<Im
     let (withdrawal, min_share) = withdrawal_settings(integration)?;
     let mut agents = integration.map(|entry| entry.agents.clone()).unwrap_or_default();
     agents.extend(args.agents.iter().cloned());
-    let database = database_path(args.database.as_deref(), file);
+    let database = resolve_database(args.database.as_deref(), file)?;
     Ok(ImportSettings {
         name: integration.map_or_else(|| format!("{crm}/{agency}"), |entry| entry.name.clone()),
         photos: photo_settings(file, &database)?,
@@ -828,7 +867,11 @@ mod tests {
         ];
         for (flags, config, database, organization, default_agent) in cases {
             let settings = resolve_import(&import_args(flags), config).unwrap();
-            assert_eq!(settings.database, PathBuf::from(database), "{flags:?}");
+            assert_eq!(
+                settings.database,
+                Database::Sqlite(PathBuf::from(database)),
+                "{flags:?}"
+            );
             assert_eq!(settings.organization.as_deref(), organization, "{flags:?}");
             assert_eq!(settings.default_agent.as_deref(), default_agent, "{flags:?}");
         }

@@ -53,14 +53,13 @@ impl MediaDir {
     ///
     /// # Errors
     /// The directory belongs to another database, or cannot be written.
-    pub fn claim(&self, database: &Path) -> anyhow::Result<()> {
-        let database = absolute(database);
+    pub fn claim(&self, database: &str) -> anyhow::Result<()> {
         match self.owner()? {
             Some(owner) if owner == database => Ok(()),
-            Some(owner) => Err(self.foreign(&owner, &database)),
+            Some(owner) => Err(self.foreign(&owner, database)),
             None => {
                 fs::create_dir_all(&self.root)?;
-                fs::write(self.root.join(OWNER_FILE), format!("{}\n", database.display()))?;
+                fs::write(self.root.join(OWNER_FILE), format!("{database}\n"))?;
                 Ok(())
             }
         }
@@ -70,29 +69,28 @@ impl MediaDir {
     ///
     /// # Errors
     /// The directory belongs to another database, or its owner file cannot be read.
-    pub fn check_owner(&self, database: &Path) -> anyhow::Result<()> {
-        let database = absolute(database);
+    pub fn check_owner(&self, database: &str) -> anyhow::Result<()> {
         match self.owner()? {
-            Some(owner) if owner != database => Err(self.foreign(&owner, &database)),
+            Some(owner) if owner != database => Err(self.foreign(&owner, database)),
             _ => Ok(()),
         }
     }
 
-    fn owner(&self) -> anyhow::Result<Option<PathBuf>> {
+    fn owner(&self) -> anyhow::Result<Option<String>> {
         match fs::read_to_string(self.root.join(OWNER_FILE)) {
-            Ok(text) => Ok(Some(PathBuf::from(text.trim_end_matches(['\r', '\n'])))),
+            Ok(text) => Ok(Some(text.trim_end_matches(['\r', '\n']).to_string())),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error.into()),
         }
     }
 
-    fn foreign(&self, owner: &Path, database: &Path) -> anyhow::Error {
+    fn foreign(&self, owner: &str, database: &str) -> anyhow::Error {
         anyhow::anyhow!(
             "media directory {} belongs to database {}, not {}: give each database its own \
              photos.media_dir (if the database was moved, write its new path in {})",
             self.root.display(),
-            owner.display(),
-            database.display(),
+            owner,
+            database,
             self.root.join(OWNER_FILE).display()
         )
     }
@@ -216,13 +214,6 @@ pub struct GarbageReport {
     pub files: Vec<String>,
 }
 
-/// Returns the absolute form of a path, resolving links when it exists.
-fn absolute(path: &Path) -> PathBuf {
-    fs::canonicalize(path)
-        .or_else(|_| std::path::absolute(path))
-        .unwrap_or_else(|_| path.to_path_buf())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,8 +222,8 @@ mod tests {
     fn media_dir_belongs_to_one_database() {
         let dir = tempfile::tempdir().unwrap();
         let media = MediaDir::new(dir.path().join("media"));
-        let first = dir.path().join("first.db");
-        let second = dir.path().join("second.db");
+        let first = dir.path().join("first.db").display().to_string();
+        let second = dir.path().join("second.db").display().to_string();
         media.claim(&first).unwrap();
         media.claim(&first).unwrap();
         media.check_owner(&first).unwrap();

@@ -32,7 +32,7 @@ use crate::listing::PhotoSource;
 use crate::report::{Reporter, plural};
 use crate::store::lock::{HEARTBEAT_SECONDS, LockToken};
 use crate::store::photos::{PhotoFailure, PhotoId, PhotoRow, PhotoStatus, StoredImage, StoredVariant};
-use crate::store::{IntegrationId, RunId, SqliteStore};
+use crate::store::{IntegrationId, RunId, Store};
 use crate::transport::archive::{self, Archive};
 use download::{DownloadSettings, Downloader, Fetched, Validators};
 use media::MediaDir;
@@ -55,8 +55,10 @@ const MAX_RECORDED_FAILURES: usize = 100;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhotoSettings {
     pub media_dir: PathBuf,
-    /// The database the media directory is claimed for; `None` claims nothing.
-    pub database: Option<PathBuf>,
+    /// The database the media directory is claimed for, as
+    /// [`Database::media_owner`](crate::store::Database::media_owner) names
+    /// it; `None` claims nothing.
+    pub database: Option<String>,
     /// Photos downloaded at the same time.
     pub concurrency: usize,
     pub download: DownloadSettings,
@@ -122,7 +124,7 @@ pub struct PhotoCounts {
 /// delivery's archive cannot be opened. A single photo's failure is
 /// recorded, not returned.
 pub fn process(
-    store: &SqliteStore,
+    store: &dyn Store,
     target: &StepTarget<'_>,
     files: Option<&PhotoFiles>,
     settings: &PhotoSettings,
@@ -205,7 +207,7 @@ const LISTINGS_PER_COMMIT: usize = 500;
 /// photo step in line with their photo lists. The listing writes only mark
 /// them, which keeps the import of listing data fast.
 fn sync_photo_rows(
-    store: &SqliteStore,
+    store: &dyn Store,
     integration: IntegrationId,
     lock: Option<&LockToken>,
 ) -> anyhow::Result<()> {
@@ -373,7 +375,7 @@ enum TaskOutcome {
 }
 
 struct Step<'a> {
-    store: &'a SqliteStore,
+    store: &'a dyn Store,
     media: &'a MediaDir,
     target: &'a StepTarget<'a>,
     /// Failed photos recorded with the run so far.

@@ -20,7 +20,7 @@ use crate::encoding::TextEncoding;
 use crate::photos::{self, PhotoCounts, PhotoFiles, PhotoScope, PhotoSettings, StepTarget};
 use crate::report::{Reporter, plural};
 use crate::store::lock::LockToken;
-use crate::store::{IntegrationId, RunCounts, RunId, RunStatus, SqliteStore};
+use crate::store::{IntegrationId, RunCounts, RunId, RunStatus, Store};
 use writer::{Target, WriteOp, Writer};
 
 /// Listings written per transaction, at least: the writer commits at the
@@ -123,7 +123,7 @@ pub struct RunSummary {
 /// be written. Batches committed before an error stay, and the run is
 /// recorded as failed.
 pub fn import(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     feed: &mut dyn Feed,
     options: &ImportOptions,
     reporter: &mut Reporter,
@@ -204,7 +204,7 @@ pub fn import(
 /// [`LockedError`](crate::store::lock::LockedError) without `wait`, or a
 /// database error.
 pub fn acquire_lock(
-    store: &SqliteStore,
+    store: &dyn Store,
     crm: &str,
     agency_code: &str,
     wait: bool,
@@ -236,7 +236,7 @@ const LOCK_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 /// Runs the part of a real import that needs the integration's lock, which
 /// the caller took in the transaction still open here.
 fn import_locked(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     feed: &mut dyn Feed,
     options: &ImportOptions,
     reporter: &mut Reporter,
@@ -369,7 +369,7 @@ fn import_locked(
 /// The integration has no listings yet, another process holds its lock,
 /// or the media directory or the database cannot be written.
 pub fn import_photos(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     source: &str,
     files: Option<&PhotoFiles>,
     options: &ImportOptions,
@@ -430,7 +430,7 @@ pub fn import_photos(
 /// Runs the photo step of a run whose listing data is committed.
 #[allow(clippy::too_many_arguments)]
 fn run_photo_step(
-    store: &SqliteStore,
+    store: &dyn Store,
     integration: IntegrationId,
     run: RunId,
     source: &str,
@@ -459,7 +459,7 @@ fn run_photo_step(
 /// media directory cannot be written, say), records the run as failed
 /// first. The listing data stays: it was committed before.
 fn fail_run_on_error(
-    store: &SqliteStore,
+    store: &dyn Store,
     run: RunId,
     counts: &RunCounts,
     processed: anyhow::Result<PhotoCounts>,
@@ -515,7 +515,7 @@ impl From<anyhow::Error> for FeedFailure {
 /// Returns the counts (withdrawals aside) and the records skipped per other
 /// agency.
 fn run_feed(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     feed: &mut dyn Feed,
     reporter: &mut Reporter,
     target: Target,
@@ -612,7 +612,7 @@ fn status_of(counts: &RunCounts, guard_reason: Option<&str>) -> RunStatus {
 /// safe. Returns the reason a guard stops it, or `None` to go ahead.
 fn guard(
     counts: &RunCounts,
-    store: &SqliteStore,
+    store: &dyn Store,
     integration: Option<i64>,
     options: &ImportOptions,
     other_agencies: &BTreeMap<String, u64>,
@@ -677,55 +677,11 @@ mod tests {
 
     use super::*;
     use crate::crm::adapter::{KeptColumns, RawRecord};
-    use crate::listing::{Coded, Features, Listing, PropertyKind, TransactionKind};
+    use crate::store::testing::{backends, listing};
 
     /// A feed that hands out listings it was given.
     struct FakeFeed {
         listings: Vec<(String, bool)>,
-    }
-
-    fn listing(source_id: &str) -> Listing {
-        Listing {
-            crm: "fake".to_string(),
-            agency_code: "A1".to_string(),
-            crm_agency_id: None,
-            source_id: source_id.to_string(),
-            reference: None,
-            organization: None,
-            agent: None,
-            transaction: Coded::new(TransactionKind::Sale, "sale"),
-            property: Coded::new(PropertyKind::House, "house"),
-            property_subtype: None,
-            price: None,
-            charges: None,
-            fees: None,
-            deposit: None,
-            living_area: None,
-            land_area: None,
-            rooms: None,
-            bedrooms: None,
-            bathrooms: None,
-            shower_rooms: None,
-            floor: None,
-            floors: None,
-            year_built: None,
-            available_from: None,
-            address: None,
-            postal_code: None,
-            city: None,
-            country: None,
-            latitude: None,
-            longitude: None,
-            title: Some(format!("Listing {source_id}")),
-            description: None,
-            translations: Vec::new(),
-            dpe: None,
-            ges: None,
-            dpe_date: None,
-            features: Features::default(),
-            virtual_tour: None,
-            photos: Vec::new(),
-        }
     }
 
     impl Feed for FakeFeed {
@@ -775,11 +731,11 @@ mod tests {
         }
     }
 
-    fn run(store: &mut SqliteStore, listings: &[(&str, bool)]) -> RunSummary {
+    fn run(store: &mut dyn Store, listings: &[(&str, bool)]) -> RunSummary {
         run_with(store, listings, &options())
     }
 
-    fn run_with(store: &mut SqliteStore, listings: &[(&str, bool)], options: &ImportOptions) -> RunSummary {
+    fn run_with(store: &mut dyn Store, listings: &[(&str, bool)], options: &ImportOptions) -> RunSummary {
         let mut feed = FakeFeed {
             listings: listings
                 .iter()
@@ -808,115 +764,122 @@ mod tests {
 
     #[test]
     fn any_feed_gets_upserts_and_withdrawals() {
-        let mut store = SqliteStore::open_in_memory().unwrap();
-        let first = run(&mut store, &[("L1", false), ("L2", false), ("L3", false)]);
-        assert_eq!((first.counts.created, first.counts.withdrawn), (3, 0));
+        for mut backend in backends() {
+            let store = backend.store();
+            let first = run(store, &[("L1", false), ("L2", false), ("L3", false)]);
+            assert_eq!((first.counts.created, first.counts.withdrawn), (3, 0));
 
-        let second = run(&mut store, &[("L1", false), ("L2", false), ("L4", false)]);
-        assert_eq!(second.counts.unchanged, 2);
-        assert_eq!(second.counts.created, 1);
-        assert_eq!(second.counts.withdrawn, 1, "L3 left the snapshot");
+            let second = run(store, &[("L1", false), ("L2", false), ("L4", false)]);
+            assert_eq!(second.counts.unchanged, 2);
+            assert_eq!(second.counts.created, 1);
+            assert_eq!(second.counts.withdrawn, 1, "L3 left the snapshot");
+        }
     }
 
     #[test]
     fn crm_withdrawal_is_stored_and_counted() {
-        let mut store = SqliteStore::open_in_memory().unwrap();
-        run(&mut store, &[("L1", false), ("L2", false)]);
-        let sold = run(&mut store, &[("L1", false), ("L2", true)]);
-        assert_eq!(sold.counts.unchanged, 2, "the content did not change");
-        assert_eq!(sold.counts.withdrawn, 1, "the CRM withdrew L2");
-        let again = run(&mut store, &[("L1", false), ("L2", true)]);
-        assert_eq!(again.counts.withdrawn, 0, "L2 was already withdrawn");
-        let back = run(&mut store, &[("L1", false), ("L2", false)]);
-        assert_eq!(back.counts.updated, 1, "L2 is back on the market");
+        for mut backend in backends() {
+            let store = backend.store();
+            run(store, &[("L1", false), ("L2", false)]);
+            let sold = run(store, &[("L1", false), ("L2", true)]);
+            assert_eq!(sold.counts.unchanged, 2, "the content did not change");
+            assert_eq!(sold.counts.withdrawn, 1, "the CRM withdrew L2");
+            let again = run(store, &[("L1", false), ("L2", true)]);
+            assert_eq!(again.counts.withdrawn, 0, "L2 was already withdrawn");
+            let back = run(store, &[("L1", false), ("L2", false)]);
+            assert_eq!(back.counts.updated, 1, "L2 is back on the market");
+        }
     }
 
     #[test]
     fn keep_policy_withdraws_nothing_for_missing() {
-        let mut store = SqliteStore::open_in_memory().unwrap();
-        let keep = ImportOptions {
-            withdrawal: WithdrawalPolicy::Keep,
-            ..options()
-        };
-        run_with(&mut store, &[("L1", false), ("L2", false), ("L3", false)], &keep);
-        let second = run_with(&mut store, &[("L1", false), ("L2", false), ("L3", true)], &keep);
-        assert_eq!(
-            second.counts.withdrawn, 1,
-            "the CRM's own withdrawal still applies"
-        );
-        let third = run_with(&mut store, &[("L1", false)], &keep);
-        assert_eq!(
-            third.guard_reason, None,
-            "no guard is needed when nothing can be withdrawn"
-        );
-        assert_eq!(third.counts.withdrawn, 0, "L2 is kept although missing");
+        for mut backend in backends() {
+            let store = backend.store();
+            let keep = ImportOptions {
+                withdrawal: WithdrawalPolicy::Keep,
+                ..options()
+            };
+            run_with(store, &[("L1", false), ("L2", false), ("L3", false)], &keep);
+            let second = run_with(store, &[("L1", false), ("L2", false), ("L3", true)], &keep);
+            assert_eq!(
+                second.counts.withdrawn, 1,
+                "the CRM's own withdrawal still applies"
+            );
+            let third = run_with(store, &[("L1", false)], &keep);
+            assert_eq!(
+                third.guard_reason, None,
+                "no guard is needed when nothing can be withdrawn"
+            );
+            assert_eq!(third.counts.withdrawn, 0, "L2 is kept although missing");
+        }
     }
 
     #[test]
     fn share_of_last_good_run_guards_withdrawals() {
-        let mut store = SqliteStore::open_in_memory().unwrap();
-        let strict = ImportOptions {
-            min_share: 0.9,
-            ..options()
-        };
-        run_with(&mut store, &as_refs(&ids(10)), &strict);
-        let shrunk = run_with(&mut store, &as_refs(&ids(8)), &strict);
-        assert!(
-            shrunk
-                .guard_reason
-                .as_deref()
-                .unwrap()
-                .contains("fewer than 90 % of the 10 of the last good run"),
-            "{:?}",
-            shrunk.guard_reason
-        );
-        assert_eq!(shrunk.counts.withdrawn, 0);
+        for mut backend in backends() {
+            let store = backend.store();
+            let strict = ImportOptions {
+                min_share: 0.9,
+                ..options()
+            };
+            run_with(store, &as_refs(&ids(10)), &strict);
+            let shrunk = run_with(store, &as_refs(&ids(8)), &strict);
+            assert!(
+                shrunk
+                    .guard_reason
+                    .as_deref()
+                    .unwrap()
+                    .contains("fewer than 90 % of the 10 of the last good run"),
+                "{:?}",
+                shrunk.guard_reason
+            );
+            assert_eq!(shrunk.counts.withdrawn, 0);
 
-        let forced_options = ImportOptions {
-            allow_mass_withdrawal: true,
-            ..strict
-        };
-        let forced = run_with(&mut store, &as_refs(&ids(8)), &forced_options);
-        assert_eq!(forced.counts.withdrawn, 2);
+            let forced_options = ImportOptions {
+                allow_mass_withdrawal: true,
+                ..strict
+            };
+            let forced = run_with(store, &as_refs(&ids(8)), &forced_options);
+            assert_eq!(forced.counts.withdrawn, 2);
+        }
     }
 
     #[test]
     fn tenth_of_last_run_trips_default_guard() {
-        let mut store = SqliteStore::open_in_memory().unwrap();
-        run(&mut store, &as_refs(&ids(10)));
-        let tenth = run(&mut store, &as_refs(&ids(1)));
-        assert!(tenth.guard_reason.is_some());
-        assert_eq!(tenth.counts.withdrawn, 0);
+        for mut backend in backends() {
+            let store = backend.store();
+            run(store, &as_refs(&ids(10)));
+            let tenth = run(store, &as_refs(&ids(1)));
+            assert!(tenth.guard_reason.is_some());
+            assert_eq!(tenth.counts.withdrawn, 0);
+        }
     }
 
     #[test]
     fn delete_after_removes_old_withdrawals() {
-        let mut store = SqliteStore::open_in_memory().unwrap();
-        let delete = ImportOptions {
-            withdrawal: WithdrawalPolicy::DeleteAfter { days: 30 },
-            ..options()
-        };
-        run_with(
-            &mut store,
-            &[("L1", false), ("L2", false), ("L3", false)],
-            &delete,
-        );
-        let withdrawn = run_with(&mut store, &[("L1", false), ("L2", false)], &delete);
-        assert_eq!(withdrawn.counts.withdrawn, 1);
-        assert_eq!(withdrawn.counts.deleted, 0, "kept for 30 days");
-        store
-            .connection()
-            .execute(
-                "UPDATE listings SET withdrawn_at = '2020-01-01T00:00:00Z' WHERE source_id = 'L3'",
-                [],
-            )
-            .unwrap();
-        let later = run_with(&mut store, &[("L1", false), ("L2", false)], &delete);
-        assert_eq!(later.counts.deleted, 1);
-        let left: i64 = store
-            .connection()
-            .query_row("SELECT count(*) FROM listings", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(left, 2);
+        for mut backend in backends() {
+            let delete = ImportOptions {
+                withdrawal: WithdrawalPolicy::DeleteAfter { days: 30 },
+                ..options()
+            };
+            run_with(
+                backend.store(),
+                &[("L1", false), ("L2", false), ("L3", false)],
+                &delete,
+            );
+            let withdrawn = run_with(backend.store(), &[("L1", false), ("L2", false)], &delete);
+            assert_eq!(withdrawn.counts.withdrawn, 1);
+            assert_eq!(withdrawn.counts.deleted, 0, "kept for 30 days");
+            backend
+                .execute("UPDATE listings SET withdrawn_at = '2020-01-01T00:00:00Z' WHERE source_id = 'L3'");
+            let later = run_with(backend.store(), &[("L1", false), ("L2", false)], &delete);
+            assert_eq!(later.counts.deleted, 1);
+            assert_eq!(
+                backend.count("SELECT count(*) FROM listings"),
+                2,
+                "{}",
+                backend.name()
+            );
+        }
     }
 }

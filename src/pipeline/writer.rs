@@ -10,7 +10,7 @@ use crate::crm::adapter::{KeptIds, RawRecord};
 use crate::listing::Listing;
 use crate::record::RecordIssue;
 use crate::store::lock::{HEARTBEAT_SECONDS, LockToken};
-use crate::store::{ApplyOutcome, IntegrationId, ListingRow, RunCounts, RunId, SqliteStore};
+use crate::store::{ApplyOutcome, IntegrationId, ListingRow, RunCounts, RunId, Store};
 
 /// An operation the reading thread sends to the writer.
 pub enum WriteOp {
@@ -69,7 +69,7 @@ pub enum Target {
 }
 
 pub struct Writer<'s> {
-    store: &'s mut SqliteStore,
+    store: &'s mut dyn Store,
     /// The listings file, named in the duplicates found here.
     source: String,
     target: Target,
@@ -80,7 +80,7 @@ pub struct Writer<'s> {
 }
 
 impl<'s> Writer<'s> {
-    pub fn new(store: &'s mut SqliteStore, source: String, target: Target) -> Self {
+    pub fn new(store: &'s mut dyn Store, source: String, target: Target) -> Self {
         Self {
             store,
             source,
@@ -116,6 +116,7 @@ impl<'s> Writer<'s> {
     /// A database error; the transaction in progress is left to the caller.
     pub fn run_until_closed(mut self, messages: Receiver<Vec<WriteOp>>) -> anyhow::Result<Written> {
         for message in messages {
+            self.prefetch(&message)?;
             for operation in message {
                 match operation {
                     WriteOp::Rejected { mut issue, kept } => {
@@ -144,6 +145,23 @@ impl<'s> Writer<'s> {
             self.commit_if_due()?;
         }
         Ok(self.written)
+    }
+
+    /// Loads the stored state of a message's listings in one go, which
+    /// spares a database server a round trip per listing.
+    fn prefetch(&mut self, message: &[WriteOp]) -> anyhow::Result<()> {
+        let Some(integration) = self.integration() else {
+            return Ok(());
+        };
+        let source_ids: Vec<&str> = message
+            .iter()
+            .filter_map(|operation| match operation {
+                WriteOp::Listing { listing, .. } => Some(listing.source_id.as_str()),
+                WriteOp::Rejected { kept, .. } => kept.source_id.as_deref(),
+                WriteOp::Delete { source_id, .. } => Some(source_id.as_str()),
+            })
+            .collect();
+        self.store.prefetch_listings(integration, &source_ids)
     }
 
     /// Commits after [`BATCH_SIZE`](super::BATCH_SIZE) writes, or when the

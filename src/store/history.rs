@@ -1,10 +1,9 @@
 //! Run history: the runs recorded in the store, with their counts and the
 //! problems of their records, for `passerelle runs`.
 
-use rusqlite::{Row, params_from_iter};
 use serde::Serialize;
 
-use super::{RunCounts, RunId, SqliteStore};
+use super::{ListingStore, RunCounts, RunId, RunStatus};
 
 /// Selection of the runs to list.
 #[derive(Debug, Default)]
@@ -48,46 +47,15 @@ pub struct StoredIssue {
     pub message: String,
 }
 
-const RUN_COLUMNS: &str = "r.id, i.crm, i.agency_code, r.source, r.started_at, r.finished_at, r.status, r.seen,
+pub(super) const RUN_COLUMNS: &str = "r.id, i.crm, i.agency_code, r.source, r.started_at, r.finished_at, r.status, r.seen,
      r.created, r.updated, r.unchanged, r.withdrawn, r.rejected, r.skipped, r.kept, r.warnings, r.guard_reason,
      r.error, r.deleted, r.trigger, r.photos_stored, r.photos_reused, r.photos_failed, r.forced";
 
-fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
-    let count = |index| row.get::<_, i64>(index).map(|value| value as u64);
-    Ok(RunRecord {
-        id: row.get(0)?,
-        crm: row.get(1)?,
-        agency_code: row.get(2)?,
-        source: row.get(3)?,
-        trigger: row.get(19)?,
-        forced: row.get(23)?,
-        started_at: row.get(4)?,
-        finished_at: row.get(5)?,
-        status: row.get(6)?,
-        counts: RunCounts {
-            seen: count(7)?,
-            created: count(8)?,
-            updated: count(9)?,
-            unchanged: count(10)?,
-            withdrawn: count(11)?,
-            rejected: count(12)?,
-            skipped: count(13)?,
-            kept: count(14)?,
-            warnings: count(15)?,
-            deleted: count(18)?,
-            photos_stored: count(20)?,
-            photos_reused: count(21)?,
-            photos_failed: count(22)?,
-        },
-        guard_reason: row.get(16)?,
-        error: row.get(17)?,
-    })
-}
-
-impl SqliteStore {
+/// Reading the run history back.
+pub trait HistoryStore: ListingStore {
     /// Records a run that failed before its feed could be read (a fetch
     /// that failed), so that the run history shows it.
-    pub fn record_failed_run(
+    fn record_failed_run(
         &self,
         crm: &str,
         agency_code: &str,
@@ -98,87 +66,19 @@ impl SqliteStore {
     ) -> anyhow::Result<RunId> {
         let integration = self.integration(crm, agency_code, organization)?;
         let run = self.begin_run(integration, source, trigger, false)?;
-        self.finish_run(
-            run,
-            super::RunStatus::Failed,
-            &RunCounts::default(),
-            None,
-            Some(error),
-        )?;
+        self.finish_run(run, RunStatus::Failed, &RunCounts::default(), None, Some(error))?;
         Ok(run)
     }
 
     /// Returns the status of the integration's latest run, if it has any.
-    pub fn last_run_status(&self, crm: &str, agency_code: &str) -> anyhow::Result<Option<String>> {
-        let mut statement = self.connection.prepare(
-            "SELECT r.status FROM runs r JOIN integrations i ON i.id = r.integration_id
-             WHERE i.crm = ?1 AND i.agency_code = ?2 ORDER BY r.id DESC LIMIT 1",
-        )?;
-        let mut rows = statement.query_map([crm, agency_code], |row| row.get(0))?;
-        Ok(rows.next().transpose()?)
-    }
+    fn last_run_status(&self, crm: &str, agency_code: &str) -> anyhow::Result<Option<String>>;
 
     /// Lists runs, newest first.
-    pub fn list_runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRecord>> {
-        let mut conditions = Vec::new();
-        let mut values = Vec::new();
-        for (column, value) in [
-            ("i.crm", &filter.crm),
-            ("i.agency_code", &filter.agency_code),
-            ("r.status", &filter.status),
-        ] {
-            if let Some(value) = value {
-                values.push(value.clone());
-                conditions.push(format!("{column} = ?{}", values.len()));
-            }
-        }
-        let condition = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs r JOIN integrations i ON i.id = r.integration_id {condition}
-             ORDER BY r.id DESC LIMIT {}",
-            filter.limit
-        );
-        let mut statement = self.connection.prepare(&sql)?;
-        let runs = statement
-            .query_map(params_from_iter(values), run_record)?
-            .collect::<Result<_, _>>()?;
-        Ok(runs)
-    }
+    fn list_runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRecord>>;
 
     /// Returns one run, or `None` when no run has this id.
-    pub fn find_run(&self, id: RunId) -> anyhow::Result<Option<RunRecord>> {
-        let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs r JOIN integrations i ON i.id = r.integration_id WHERE r.id = ?1"
-        );
-        let mut statement = self.connection.prepare(&sql)?;
-        let mut rows = statement.query_map([id], run_record)?;
-        Ok(rows.next().transpose()?)
-    }
+    fn find_run(&self, id: RunId) -> anyhow::Result<Option<RunRecord>>;
 
     /// Returns the rejected records and warnings of a run, in file order.
-    pub fn run_issues(&self, id: RunId) -> anyhow::Result<Vec<StoredIssue>> {
-        let mut statement = self.connection.prepare(
-            "SELECT severity, file, line, source_id, column_rank, column_name, value, message
-             FROM run_errors WHERE run_id = ?1 ORDER BY line, id",
-        )?;
-        let issues = statement
-            .query_map([id], |row| {
-                Ok(StoredIssue {
-                    severity: row.get(0)?,
-                    file: row.get(1)?,
-                    line: row.get::<_, i64>(2)? as u64,
-                    source_id: row.get(3)?,
-                    column_rank: row.get::<_, Option<i64>>(4)?.map(|rank| rank as u64),
-                    column_name: row.get(5)?,
-                    value: row.get(6)?,
-                    message: row.get(7)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(issues)
-    }
+    fn run_issues(&self, id: RunId) -> anyhow::Result<Vec<StoredIssue>>;
 }

@@ -1,16 +1,34 @@
-//! Storage of listings and runs. SQLite is the embedded default. The schema
-//! lives in `migrations/` and is applied when a database is opened.
+//! Storage of listings, photos and runs behind one [`Store`] trait, with two
+//! backends of the same schema: SQLite, the embedded default, and Postgres.
+//! Each backend applies its embedded migrations when a database is opened.
 
 pub mod history;
+mod location;
 pub mod lock;
-mod migrations;
 pub mod photos;
+pub mod postgres;
 pub mod seen;
 pub mod sqlite;
+#[cfg(test)]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 
 use serde::Serialize;
 
+pub use history::HistoryStore;
+pub use location::Database;
+pub use lock::LockStore;
+pub use photos::PhotoStore;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+use crate::record::RecordIssue;
+
+/// Current time as stored in the database: RFC 3339, UTC, whole seconds.
+pub fn timestamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
 
 /// Row id of an integration.
 pub type IntegrationId = i64;
@@ -98,3 +116,149 @@ pub struct ListingRow<'a> {
     pub data: &'a str,
     pub content_hash: [u8; 32],
 }
+
+/// Integrations, runs and listings: what an import reads and writes.
+///
+/// Writes happen inside transactions the caller opens with
+/// [`begin`](Self::begin) and closes with [`commit`](Self::commit), so a run
+/// is applied in whole batches: a process killed mid-run leaves every batch
+/// either applied or absent, and the next run finishes the work without
+/// duplicates because listings are unique per (integration, source id).
+pub trait ListingStore {
+    /// Starts a transaction that takes the write lock at once.
+    fn begin(&self) -> anyhow::Result<()>;
+
+    /// Starts a transaction that only reads the database (writes to
+    /// temporary tables excepted), so it never blocks other writers.
+    fn begin_read(&self) -> anyhow::Result<()>;
+
+    fn commit(&self) -> anyhow::Result<()>;
+
+    fn rollback(&self) -> anyhow::Result<()>;
+
+    /// Returns the integration for a CRM and agency code, if it exists.
+    fn find_integration(&self, crm: &str, agency_code: &str) -> anyhow::Result<Option<IntegrationId>>;
+
+    /// Returns the integration for a CRM and agency code, creating it when new.
+    fn integration(
+        &self,
+        crm: &str,
+        agency_code: &str,
+        organization: Option<&str>,
+    ) -> anyhow::Result<IntegrationId>;
+
+    /// Marks the integration's runs still flagged `running` as interrupted:
+    /// their process died before finishing them. Call it only while holding
+    /// the integration's lock, which proves no other run is alive.
+    fn mark_interrupted_runs(&self, integration: IntegrationId) -> anyhow::Result<usize>;
+
+    /// Records the start of a run; `trigger` is `import` or `sync`.
+    fn begin_run(
+        &self,
+        integration: IntegrationId,
+        source: &str,
+        trigger: &str,
+        forced: bool,
+    ) -> anyhow::Result<RunId>;
+
+    /// Number of listings of the integration that are not withdrawn.
+    fn active_count(&self, integration: IntegrationId) -> anyhow::Result<u64>;
+
+    /// Loads the stored state of these source ids in one query, so that
+    /// the [`find_listing`](Self::find_listing) and [`mark_seen`](Self::mark_seen)
+    /// calls on them that follow need no round trip of their own. A backend
+    /// whose lookups are cheap does nothing.
+    fn prefetch_listings(&self, integration: IntegrationId, source_ids: &[&str]) -> anyhow::Result<()> {
+        let _ = (integration, source_ids);
+        Ok(())
+    }
+
+    /// Returns the listing of the integration with this source id, if stored.
+    fn find_listing(
+        &self,
+        integration: IntegrationId,
+        source_id: &str,
+    ) -> anyhow::Result<Option<StoredListing>>;
+
+    /// Finds the one listing of the integration with this reference, if
+    /// exactly one has it; returns its id and source id.
+    fn find_by_reference(
+        &self,
+        integration: IntegrationId,
+        reference: &str,
+    ) -> anyhow::Result<Option<(ListingId, String)>>;
+
+    /// Inserts a new listing; `raw` is the CRM's record as JSON, personal
+    /// data removed.
+    fn insert_listing(
+        &self,
+        integration: IntegrationId,
+        run: RunId,
+        row: &ListingRow<'_>,
+        raw: &str,
+    ) -> anyhow::Result<ListingId>;
+
+    /// Rewrites a listing whose content changed, and reactivates it if it
+    /// was withdrawn.
+    fn update_listing(
+        &self,
+        id: ListingId,
+        run: RunId,
+        row: &ListingRow<'_>,
+        raw: &str,
+    ) -> anyhow::Result<()>;
+
+    /// Marks one listing withdrawn now, as its CRM asked.
+    fn withdraw_listing(&self, id: ListingId, run: RunId) -> anyhow::Result<()>;
+
+    fn record_issue(&self, run: RunId, issue: &RecordIssue) -> anyhow::Result<()>;
+
+    /// Empties the lists of listings seen and created in the current run.
+    /// They are temporary tables of this connection, kept on disk by SQLite,
+    /// so memory does not grow with the number of listings, and writing them
+    /// never locks the database for other processes.
+    fn start_seen_tracking(&self) -> anyhow::Result<()>;
+
+    /// Records that the run read a listing at `line`. Returns the line it was
+    /// first read at when the run had already seen it, a duplicate.
+    fn mark_seen(&self, id: ListingId, line: u64) -> anyhow::Result<Option<u64>>;
+
+    /// Records, in a dry run, a listing that would be created. Returns the
+    /// line it was first read at when the run had already read it.
+    fn mark_new(&self, source_id: &str, line: u64) -> anyhow::Result<Option<u64>>;
+
+    /// Number of the integration's active listings the run has not seen.
+    fn count_unseen(&self, integration: IntegrationId) -> anyhow::Result<u64>;
+
+    /// Marks withdrawn now the integration's active listings the run has not
+    /// seen, and returns how many; rows are kept, never deleted.
+    fn withdraw_unseen(&self, integration: IntegrationId, run: RunId) -> anyhow::Result<u64>;
+
+    fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        counts: &RunCounts,
+        guard_reason: Option<&str>,
+        error: Option<&str>,
+    ) -> anyhow::Result<()>;
+
+    /// Stores a run's counts so far; called at each commit, so that a killed
+    /// run still shows what it wrote.
+    fn record_counts(&self, run: RunId, counts: &RunCounts) -> anyhow::Result<()>;
+
+    /// Returns the number of listings the integration's last good run saw.
+    fn last_seen_count(&self, integration: IntegrationId) -> anyhow::Result<Option<u64>>;
+
+    /// Deletes the integration's listings withdrawn more than `days` days
+    /// ago, and returns how many.
+    fn delete_withdrawn_before(&self, integration: IntegrationId, days: u32) -> anyhow::Result<u64>;
+
+    /// Remembers a run whose feed was accepted whole, the reference of later guards.
+    fn record_good_run(&self, integration: IntegrationId, run: RunId, seen: u64) -> anyhow::Result<()>;
+}
+
+/// Everything an import, the photo step and the reports need of a database.
+pub trait Store: ListingStore + LockStore + HistoryStore + PhotoStore + Send {}
+
+impl<T: ListingStore + LockStore + HistoryStore + PhotoStore + Send> Store for T {}

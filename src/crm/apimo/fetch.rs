@@ -114,7 +114,7 @@ pub fn fetch_to_staging(request: &FetchRequest<'_>) -> anyhow::Result<PathBuf> {
         url: first_url,
         total_items,
         pages,
-        fetched_at: crate::store::sqlite::timestamp(),
+        fetched_at: crate::store::timestamp(),
     };
     let manifest_path = partial.join(MANIFEST_FILE);
     std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest)?)

@@ -182,7 +182,7 @@ async fn download(
         etag,
         last_modified,
         size,
-        fetched_at: crate::store::sqlite::timestamp(),
+        fetched_at: crate::store::timestamp(),
     })
 }
 

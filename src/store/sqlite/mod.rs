@@ -1,10 +1,11 @@
-//! The SQLite store (bundled SQLite, one file, WAL journal).
-//!
-//! Writes happen inside transactions the caller opens with [`SqliteStore::begin`]
-//! and closes with [`SqliteStore::commit`], so a run is applied in whole
-//! batches: a process killed mid-run leaves every batch either applied or
-//! absent, and the next run finishes the work without duplicates because
-//! listings are unique per (integration, source id).
+//! The SQLite store: bundled SQLite, one file, WAL journal. Each write is
+//! a statement of its own, which SQLite runs in-process at no round-trip
+//! cost.
+
+mod history;
+mod lock;
+mod migrations;
+mod photos;
 
 use std::path::Path;
 
@@ -12,7 +13,9 @@ use anyhow::Context;
 use chrono::{SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{IntegrationId, ListingId, ListingRow, RunCounts, RunId, RunStatus, StoredListing, migrations};
+use super::{
+    IntegrationId, ListingId, ListingRow, ListingStore, RunCounts, RunId, RunStatus, StoredListing, timestamp,
+};
 use crate::record::RecordIssue;
 
 /// How long a statement waits for another connection's lock.
@@ -38,11 +41,6 @@ fn enable_wal(connection: &Connection) -> rusqlite::Result<()> {
 
 pub struct SqliteStore {
     pub(super) connection: Connection,
-}
-
-/// Current time as stored in the database: RFC 3339, UTC, whole seconds.
-pub fn timestamp() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 impl SqliteStore {
@@ -76,31 +74,34 @@ impl SqliteStore {
         Ok(Self { connection })
     }
 
-    /// Starts a transaction that takes the write lock at once.
-    pub fn begin(&self) -> anyhow::Result<()> {
+    /// Returns the underlying connection, for read-only queries in reports and tests.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+}
+
+impl ListingStore for SqliteStore {
+    fn begin(&self) -> anyhow::Result<()> {
         self.connection.execute_batch("BEGIN IMMEDIATE")?;
         Ok(())
     }
 
-    /// Starts a transaction that only reads the database (writes to
-    /// temporary tables excepted), so it never blocks other writers.
-    pub fn begin_read(&self) -> anyhow::Result<()> {
+    fn begin_read(&self) -> anyhow::Result<()> {
         self.connection.execute_batch("BEGIN DEFERRED")?;
         Ok(())
     }
 
-    pub fn commit(&self) -> anyhow::Result<()> {
+    fn commit(&self) -> anyhow::Result<()> {
         self.connection.execute_batch("COMMIT")?;
         Ok(())
     }
 
-    pub fn rollback(&self) -> anyhow::Result<()> {
+    fn rollback(&self) -> anyhow::Result<()> {
         self.connection.execute_batch("ROLLBACK")?;
         Ok(())
     }
 
-    /// Returns the integration for a CRM and agency code, if it exists.
-    pub fn find_integration(&self, crm: &str, agency_code: &str) -> anyhow::Result<Option<IntegrationId>> {
+    fn find_integration(&self, crm: &str, agency_code: &str) -> anyhow::Result<Option<IntegrationId>> {
         let id = self
             .connection
             .query_row(
@@ -112,8 +113,7 @@ impl SqliteStore {
         Ok(id)
     }
 
-    /// Returns the integration for a CRM and agency code, creating it when new.
-    pub fn integration(
+    fn integration(
         &self,
         crm: &str,
         agency_code: &str,
@@ -132,10 +132,7 @@ impl SqliteStore {
         Ok(id)
     }
 
-    /// Marks the integration's runs still flagged `running` as interrupted:
-    /// their process died before finishing them. Call it only while holding
-    /// the integration's lock, which proves no other run is alive.
-    pub fn mark_interrupted_runs(&self, integration: IntegrationId) -> anyhow::Result<usize> {
+    fn mark_interrupted_runs(&self, integration: IntegrationId) -> anyhow::Result<usize> {
         let changed = self.connection.execute(
             "UPDATE runs SET status = 'interrupted', finished_at = ?2 WHERE integration_id = ?1 AND status = 'running'",
             params![integration, timestamp()],
@@ -143,8 +140,7 @@ impl SqliteStore {
         Ok(changed)
     }
 
-    /// Records the start of a run; `trigger` is `import` or `sync`.
-    pub fn begin_run(
+    fn begin_run(
         &self,
         integration: IntegrationId,
         source: &str,
@@ -159,8 +155,7 @@ impl SqliteStore {
         Ok(self.connection.last_insert_rowid())
     }
 
-    /// Number of listings of the integration that are not withdrawn.
-    pub fn active_count(&self, integration: IntegrationId) -> anyhow::Result<u64> {
+    fn active_count(&self, integration: IntegrationId) -> anyhow::Result<u64> {
         let count: i64 = self.connection.query_row(
             "SELECT count(*) FROM listings WHERE integration_id = ?1 AND withdrawn_at IS NULL",
             [integration],
@@ -169,7 +164,7 @@ impl SqliteStore {
         Ok(count as u64)
     }
 
-    pub fn find_listing(
+    fn find_listing(
         &self,
         integration: IntegrationId,
         source_id: &str,
@@ -191,11 +186,7 @@ impl SqliteStore {
         Ok(found)
     }
 
-    /// Inserts a new listing; `raw` is the CRM's record as JSON, personal
-    /// data removed.
-    /// Finds the one listing of the integration with this reference, if
-    /// exactly one has it; returns its id and source id.
-    pub fn find_by_reference(
+    fn find_by_reference(
         &self,
         integration: IntegrationId,
         reference: &str,
@@ -215,7 +206,7 @@ impl SqliteStore {
         })
     }
 
-    pub fn insert_listing(
+    fn insert_listing(
         &self,
         integration: IntegrationId,
         run: RunId,
@@ -250,9 +241,7 @@ impl SqliteStore {
         Ok(self.connection.last_insert_rowid())
     }
 
-    /// Rewrites a listing whose content changed, and reactivates it if it
-    /// was withdrawn.
-    pub fn update_listing(
+    fn update_listing(
         &self,
         id: ListingId,
         run: RunId,
@@ -284,8 +273,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Marks one listing withdrawn now, as its CRM asked.
-    pub fn withdraw_listing(&self, id: ListingId, run: RunId) -> anyhow::Result<()> {
+    fn withdraw_listing(&self, id: ListingId, run: RunId) -> anyhow::Result<()> {
         let mut statement = self.connection.prepare_cached(
             "UPDATE listings SET withdrawn_at = ?2, last_changed_at = ?2, last_run_id = ?3 WHERE id = ?1",
         )?;
@@ -293,7 +281,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub fn record_issue(&self, run: RunId, issue: &RecordIssue) -> anyhow::Result<()> {
+    fn record_issue(&self, run: RunId, issue: &RecordIssue) -> anyhow::Result<()> {
         let mut statement = self.connection.prepare_cached(
             "INSERT INTO run_errors (run_id, severity, file, line, source_id, column_rank, column_name, value, message)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -312,11 +300,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Empties the lists of listings seen and created in the current run.
-    /// They are temporary tables of this connection, kept on disk by SQLite,
-    /// so memory does not grow with the number of listings, and writing them
-    /// never locks the database for other processes.
-    pub fn start_seen_tracking(&self) -> anyhow::Result<()> {
+    fn start_seen_tracking(&self) -> anyhow::Result<()> {
         self.connection.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS seen (listing_id INTEGER PRIMARY KEY, line INTEGER NOT NULL);
              CREATE TEMP TABLE IF NOT EXISTS new_ids (source_id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID;
@@ -326,9 +310,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Records that the run read a listing at `line`. Returns the line it was
-    /// first read at when the run had already seen it, a duplicate.
-    pub fn mark_seen(&self, id: ListingId, line: u64) -> anyhow::Result<Option<u64>> {
+    fn mark_seen(&self, id: ListingId, line: u64) -> anyhow::Result<Option<u64>> {
         let mut insert = self.connection.prepare_cached(
             "INSERT INTO temp.seen (listing_id, line) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )?;
@@ -342,9 +324,7 @@ impl SqliteStore {
         Ok(Some(first as u64))
     }
 
-    /// Records, in a dry run, a listing that would be created. Returns the
-    /// line it was first read at when the run had already read it.
-    pub fn mark_new(&self, source_id: &str, line: u64) -> anyhow::Result<Option<u64>> {
+    fn mark_new(&self, source_id: &str, line: u64) -> anyhow::Result<Option<u64>> {
         let mut insert = self.connection.prepare_cached(
             "INSERT INTO temp.new_ids (source_id, line) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )?;
@@ -358,8 +338,7 @@ impl SqliteStore {
         Ok(Some(first as u64))
     }
 
-    /// Number of the integration's active listings the run has not seen.
-    pub fn count_unseen(&self, integration: IntegrationId) -> anyhow::Result<u64> {
+    fn count_unseen(&self, integration: IntegrationId) -> anyhow::Result<u64> {
         let count: i64 = self.connection.query_row(
             "SELECT count(*) FROM listings WHERE integration_id = ?1 AND withdrawn_at IS NULL
                AND id NOT IN (SELECT listing_id FROM temp.seen)",
@@ -369,9 +348,7 @@ impl SqliteStore {
         Ok(count as u64)
     }
 
-    /// Marks withdrawn now the integration's active listings the run has not
-    /// seen, and returns how many; rows are kept, never deleted.
-    pub fn withdraw_unseen(&self, integration: IntegrationId, run: RunId) -> anyhow::Result<u64> {
+    fn withdraw_unseen(&self, integration: IntegrationId, run: RunId) -> anyhow::Result<u64> {
         let changed = self.connection.execute(
             "UPDATE listings SET withdrawn_at = ?2, last_changed_at = ?2, last_run_id = ?3
              WHERE integration_id = ?1 AND withdrawn_at IS NULL
@@ -381,7 +358,7 @@ impl SqliteStore {
         Ok(changed as u64)
     }
 
-    pub fn finish_run(
+    fn finish_run(
         &self,
         run: RunId,
         status: RunStatus,
@@ -397,9 +374,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Stores a run's counts so far; called at each commit, so that a killed
-    /// run still shows what it wrote.
-    pub fn record_counts(&self, run: RunId, counts: &RunCounts) -> anyhow::Result<()> {
+    fn record_counts(&self, run: RunId, counts: &RunCounts) -> anyhow::Result<()> {
         let mut statement = self.connection.prepare_cached(
             "UPDATE runs SET seen = ?2, created = ?3, updated = ?4, unchanged = ?5, withdrawn = ?6, rejected = ?7,
                  skipped = ?8, kept = ?9, warnings = ?10, deleted = ?11, photos_stored = ?12,
@@ -425,8 +400,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Returns the number of listings the integration's last good run saw.
-    pub fn last_seen_count(&self, integration: IntegrationId) -> anyhow::Result<Option<u64>> {
+    fn last_seen_count(&self, integration: IntegrationId) -> anyhow::Result<Option<u64>> {
         let count: Option<i64> = self.connection.query_row(
             "SELECT last_seen_count FROM integrations WHERE id = ?1",
             [integration],
@@ -435,9 +409,7 @@ impl SqliteStore {
         Ok(count.map(|count| count as u64))
     }
 
-    /// Deletes the integration's listings withdrawn more than `days` days
-    /// ago, and returns how many.
-    pub fn delete_withdrawn_before(&self, integration: IntegrationId, days: u32) -> anyhow::Result<u64> {
+    fn delete_withdrawn_before(&self, integration: IntegrationId, days: u32) -> anyhow::Result<u64> {
         let cutoff =
             (Utc::now() - chrono::Duration::days(i64::from(days))).to_rfc3339_opts(SecondsFormat::Secs, true);
         // The photos go with their listing; their files stay in the media
@@ -454,18 +426,12 @@ impl SqliteStore {
         Ok(deleted as u64)
     }
 
-    /// Remembers a run whose feed was accepted whole, the reference of later guards.
-    pub fn record_good_run(&self, integration: IntegrationId, run: RunId, seen: u64) -> anyhow::Result<()> {
+    fn record_good_run(&self, integration: IntegrationId, run: RunId, seen: u64) -> anyhow::Result<()> {
         self.connection.execute(
             "UPDATE integrations SET last_good_run_id = ?2, last_seen_count = ?3 WHERE id = ?1",
             params![integration, run, seen as i64],
         )?;
         Ok(())
-    }
-
-    /// Returns the underlying connection, for read-only queries in reports and tests.
-    pub fn connection(&self) -> &Connection {
-        &self.connection
     }
 }
 
