@@ -17,8 +17,9 @@ use crate::exit::{ExitStatus, UsageError};
 use crate::notify::{self, RunAlert};
 use crate::pipeline;
 use crate::report::{Level, Reporter};
+use crate::store::history::RunFilter;
 use crate::store::lock::LockedError;
-use crate::store::{Database, RunCounts};
+use crate::store::{Database, RunCounts, RunId};
 
 /// Outcome of syncing one integration.
 #[derive(Debug, Serialize)]
@@ -27,8 +28,9 @@ pub struct SyncResult {
     pub crm: String,
     pub agency: String,
     /// A run status (`succeeded`, `partial`, `guard_tripped`, `failed`), or
-    /// `locked`, `skipped`, or `unchanged` (the CRM's feed did not change
-    /// since the last fetch, so nothing was imported).
+    /// `locked`, `skipped`, `unchanged` (the CRM's feed did not change
+    /// since the last fetch, so nothing was imported) or `synced_elsewhere`
+    /// (another worker ran the integration after this sync started).
     pub status: String,
     pub counts: Option<RunCounts>,
     pub seconds: f64,
@@ -51,6 +53,8 @@ pub fn run(args: &SyncArgs, config: &ConfigFile, reporter: &mut Reporter) -> any
             return Ok(ExitStatus::Success);
         }
     }
+    // Runs other workers start from now on are this round's too.
+    let started_after = latest_run(&database)?;
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     let settings: &Reporter = reporter;
@@ -61,7 +65,7 @@ pub fn run(args: &SyncArgs, config: &ConfigFile, reporter: &mut Reporter) -> any
                 // integrations interleave but never mix.
                 let mut reporter = settings.sibling();
                 while let Some(entry) = selected.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    let result = sync_one(entry, args, config, &database, &mut reporter);
+                    let result = sync_one(entry, args, config, &database, started_after, &mut reporter);
                     results.lock().expect("a sync worker panicked").push(result);
                 }
             });
@@ -154,6 +158,7 @@ fn sync_one(
     args: &SyncArgs,
     config: &ConfigFile,
     database: &Database,
+    started_after: RunId,
     reporter: &mut Reporter,
 ) -> SyncResult {
     let started = Instant::now();
@@ -172,7 +177,7 @@ fn sync_one(
         &format!("sync {}: started", entry.name),
         run_fields("run_started", &result),
     );
-    match sync_steps(entry, args, config, database, reporter) {
+    match sync_steps(entry, args, config, database, started_after, reporter) {
         Ok(Some(summary)) => {
             result.status = summary.status.as_str().to_string();
             result.exit = exit_status(&summary);
@@ -183,6 +188,10 @@ fn sync_one(
         Err(error) if is_unchanged(&error) => {
             result.status = "unchanged".to_string();
             reporter.info(&format!("sync {}: {}", entry.name, error.root_cause()));
+        }
+        Err(error) if error.is::<SyncedElsewhere>() => {
+            result.status = "synced_elsewhere".to_string();
+            reporter.info(&format!("sync {}: {error}", entry.name));
         }
         Err(error) => {
             // A run that wrote some listings before failing reports them.
@@ -252,6 +261,7 @@ fn sync_steps(
     args: &SyncArgs,
     config: &ConfigFile,
     database: &Database,
+    started_after: RunId,
     reporter: &mut Reporter,
 ) -> anyhow::Result<Option<crate::pipeline::RunSummary>> {
     let crm = registry::find(&entry.crm)?;
@@ -301,6 +311,10 @@ fn sync_steps(
         reporter,
     )?;
     store.commit()?;
+    if let Some(elsewhere) = run_since(store.as_ref(), &settings, started_after)? {
+        store.release_lock(&lock)?;
+        return Err(elsewhere.into());
+    }
     let result = run(Some(lock.clone()), reporter);
     let released = store.release_lock(&lock);
     let summary = result?;
@@ -360,6 +374,52 @@ fn fetch_and_import(
         photos_only: false,
     };
     import_payload(&request, config, reporter, |_, _| Ok(())).map(Some)
+}
+
+/// Another sync worker ran the integration after this sync started, so
+/// this one leaves it alone: several workers sharing a database each
+/// import an integration once per round between them.
+#[derive(Debug, thiserror::Error)]
+#[error("another worker ran it meanwhile (run {run}, started {started_at}, {status}); skipped")]
+pub struct SyncedElsewhere {
+    pub run: crate::store::RunId,
+    pub started_at: String,
+    pub status: String,
+}
+
+/// Returns the id of the newest run in the database, 0 when there is none.
+fn latest_run(database: &Database) -> anyhow::Result<RunId> {
+    if database.missing_file().is_some() {
+        return Ok(0);
+    }
+    let latest = database.open()?.list_runs(&RunFilter {
+        limit: 1,
+        ..RunFilter::default()
+    })?;
+    Ok(latest.first().map_or(0, |run| run.id))
+}
+
+/// Returns the integration's latest run if it is newer than run
+/// `started_after`, the newest when this sync started.
+fn run_since(
+    store: &dyn crate::store::Store,
+    settings: &config::ImportSettings,
+    started_after: RunId,
+) -> anyhow::Result<Option<SyncedElsewhere>> {
+    let latest = store.list_runs(&RunFilter {
+        crm: Some(settings.crm.clone()),
+        agency_code: Some(settings.agency.clone()),
+        status: None,
+        limit: 1,
+    })?;
+    Ok(latest
+        .into_iter()
+        .find(|run| run.id > started_after)
+        .map(|run| SyncedElsewhere {
+            run: run.id,
+            started_at: run.started_at,
+            status: run.status,
+        }))
 }
 
 /// Records a failed fetch as a failed run; a failure to record it only

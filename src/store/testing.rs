@@ -1,6 +1,6 @@
-//! The backends every store and pipeline test runs on: SQLite in memory,
-//! and a throw-away Postgres database when one is available. Without
-//! Postgres the tests run on SQLite alone and say so, unless
+//! The backends every store and pipeline test runs on: a SQLite file, and
+//! a throw-away Postgres database when one is available. Without Postgres
+//! the tests run on SQLite alone and say so, unless
 //! `PASSERELLE_REQUIRE_POSTGRES` is set, as in CI, where that fails them.
 
 use super::location::Database;
@@ -69,22 +69,10 @@ pub fn backends() -> Vec<TestStore> {
     stores
 }
 
-/// A new Postgres database, or `None`, said on stderr, when there is no
-/// server to create one on.
-///
-/// # Panics
-/// No server, and `PASSERELLE_REQUIRE_POSTGRES` is set.
+/// A new Postgres database, or `None` when there is no server (see
+/// [`scratch::database_or_skip`]).
 pub fn postgres_database() -> Option<Database> {
-    match scratch::database() {
-        Ok(url) => Some(Database::parse(&url)),
-        Err(reason) if std::env::var_os("PASSERELLE_REQUIRE_POSTGRES").is_some() => {
-            panic!("PASSERELLE_REQUIRE_POSTGRES is set, and {reason}")
-        }
-        Err(reason) => {
-            eprintln!("skipping the Postgres half of this test: {reason}");
-            None
-        }
-    }
+    scratch::database_or_skip().map(|url| Database::parse(&url))
 }
 
 /// A listing with a source id and a title, nothing else.

@@ -12,6 +12,7 @@ mod kyero;
 mod openimmo;
 mod parse;
 mod photos;
+mod postgres;
 mod runs;
 mod samples;
 mod support;

@@ -74,6 +74,29 @@ pub fn database() -> Result<String, String> {
     with_database(&admin, &name)
 }
 
+/// Variable that turns a missing Postgres server into a test failure, as
+/// CI sets it, instead of a skip.
+pub const REQUIRE_VARIABLE: &str = "PASSERELLE_REQUIRE_POSTGRES";
+
+/// Creates an empty database for a test and returns its URL; without a
+/// server, says on stderr that the test's Postgres part is skipped and
+/// returns `None`.
+///
+/// # Panics
+/// No server is available and [`REQUIRE_VARIABLE`] is set.
+pub fn database_or_skip() -> Option<String> {
+    match database() {
+        Ok(url) => Some(url),
+        Err(reason) if std::env::var_os(REQUIRE_VARIABLE).is_some() => {
+            panic!("{REQUIRE_VARIABLE} is set, and {reason}")
+        }
+        Err(reason) => {
+            eprintln!("skipping the Postgres part of this test: {reason}");
+            None
+        }
+    }
+}
+
 /// Runs SQL on a database with a plain connection of its own.
 ///
 /// # Errors
@@ -100,17 +123,11 @@ fn with_database(url: &str, name: &str) -> Result<String, String> {
     Ok(parsed.to_string())
 }
 
-/// Finds a program of a Postgres installation: on the PATH, else in the
-/// newest of Debian's `/usr/lib/postgresql/*/bin`.
+/// Finds a program of a Postgres installation: in the newest of Debian's
+/// `/usr/lib/postgresql/*/bin`, else on the PATH.
 fn find_program(name: &str) -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .find(|candidate| candidate.is_file())
-    });
-    on_path.or_else(|| {
-        let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
+    let debian = std::fs::read_dir("/usr/lib/postgresql").ok().and_then(|entries| {
+        let mut versions: Vec<(u32, PathBuf)> = entries
             .filter_map(|entry| {
                 let entry = entry.ok()?;
                 let version = entry.file_name().to_str()?.parse().ok()?;
@@ -120,6 +137,13 @@ fn find_program(name: &str) -> Option<PathBuf> {
             .collect();
         versions.sort();
         versions.pop().map(|(_, path)| path)
+    });
+    debian.or_else(|| {
+        std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(name))
+                .find(|candidate| candidate.is_file())
+        })
     })
 }
 
