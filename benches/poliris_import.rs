@@ -8,6 +8,11 @@
 //! child's maximum resident set size as `wait4` reports it. The export is
 //! flushed to disk before any timing, so that its write-back does not slow
 //! the database's own writes.
+//!
+//! The same imports then run against Postgres, on a throw-away server this
+//! benchmark starts with Debian's `initdb` and `pg_ctl` (with its default,
+//! durable settings), or on the server `PASSERELLE_TEST_DATABASE_URL`
+//! names. Peak memory is passerelle's alone, not the server's.
 
 #[path = "support/child.rs"]
 mod child;
@@ -20,6 +25,7 @@ use std::time::Duration;
 
 use passerelle::crm::poliris::synthetic;
 use passerelle::encoding::TextEncoding;
+use passerelle::store::postgres::scratch;
 
 const AGENCY: &str = "BENCH";
 const REPEATS: usize = 3;
@@ -37,6 +43,14 @@ fn main() {
         .map(|size| size.trim().parse().expect("PASSERELLE_BENCH_SIZES takes numbers"))
         .collect();
     let work = tempfile::tempdir().expect("cannot create a temporary directory");
+    scratch::use_durable_server();
+    let postgres = match scratch::database() {
+        Ok(_) => true,
+        Err(reason) => {
+            eprintln!("no Postgres steps: {reason}");
+            false
+        }
+    };
 
     println!("| step | listings | file MB | seconds | MB/s | listings/s | peak RSS MiB |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
@@ -50,30 +64,44 @@ fn main() {
         report("parse (JSON Lines to /dev/null)", count, megabytes, &parse);
 
         let database = work.path().join(format!("bench-{count}.db"));
-        let database_arg = database.to_str().unwrap();
-        let import_args = [
-            "import",
-            "--quiet",
-            export_arg,
-            "--crm",
-            "poliris",
-            "--agency",
-            AGENCY,
-            "--database",
-            database_arg,
-            // The synthetic photo URLs point at a closed port; photos have
-            // a benchmark of their own (benches/photo_pipeline.rs).
-            "--no-photos",
-        ];
+        let database_arg = database.to_str().unwrap().to_string();
         let first = median_of(|| {
             remove_database(&database);
-            run(binary, &import_args)
+            run(binary, &import_args(export_arg, &database_arg))
         });
         report("import into a new SQLite file", count, megabytes, &first);
-        let again = median_of(|| run(binary, &import_args));
+        let again = median_of(|| run(binary, &import_args(export_arg, &database_arg)));
         report("re-import, nothing changed", count, megabytes, &again);
         remove_database(&database);
+
+        if postgres {
+            let mut url = String::new();
+            let first = median_of(|| {
+                url = scratch::database().expect("cannot create a Postgres database");
+                run(binary, &import_args(export_arg, &url))
+            });
+            report("import into a new Postgres database", count, megabytes, &first);
+            let again = median_of(|| run(binary, &import_args(export_arg, &url)));
+            report("Postgres re-import, nothing changed", count, megabytes, &again);
+        }
     }
+}
+
+fn import_args<'a>(export: &'a str, database: &'a str) -> [&'a str; 10] {
+    [
+        "import",
+        "--quiet",
+        export,
+        "--crm",
+        "poliris",
+        "--agency",
+        AGENCY,
+        "--database",
+        database,
+        // The synthetic photo URLs point at a closed port; photos have a
+        // benchmark of their own (benches/photo_pipeline.rs).
+        "--no-photos",
+    ]
 }
 
 /// Runs `measure` [`REPEATS`] times; returns the median time and the

@@ -102,6 +102,17 @@ fn connection_lost(error: &tokio_postgres::Error) -> bool {
     }
 }
 
+/// Sets up a connection taken from the pool for this store.
+///
+/// A commit does not wait for the server to flush its log to disk, as
+/// SQLite's `synchronous = NORMAL` does not: a server crash may lose the
+/// last batches committed, never the database's consistency, and the next
+/// run writes them again. This halves the time of a large import.
+fn prepare_session(client: &Object) -> anyhow::Result<()> {
+    wait(client.batch_execute("SET synchronous_commit = off"))?;
+    Ok(())
+}
+
 impl PostgresStore {
     /// Connects to the database and brings its schema up to date.
     ///
@@ -140,6 +151,7 @@ impl PostgresStore {
     fn connect(target: &PostgresTarget) -> anyhow::Result<Self> {
         let pool = connect::pool(target)?;
         let client = connect::connect(&pool, target)?;
+        prepare_session(&client)?;
         Ok(Self {
             target: target.clone(),
             pool,
@@ -220,6 +232,7 @@ impl PostgresStore {
                 self.target.redacted()
             )
         })?;
+        prepare_session(&fresh)?;
         *self.client.borrow_mut() = fresh;
         let held = self.state.borrow().held_locks.clone();
         for lock in &held {

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use super::connect::{runtime, wait};
@@ -39,6 +39,16 @@ struct Server {
     data: PathBuf,
     pg_ctl: PathBuf,
     as_postgres_user: bool,
+}
+
+/// Whether a started server flushes its writes to disk as a production
+/// server does; tests leave that off to run faster.
+static DURABLE: AtomicBool = AtomicBool::new(false);
+
+/// Makes the server this process starts flush to disk like a production
+/// server, for benchmarks. Call it before the first [`database`].
+pub fn use_durable_server() {
+    DURABLE.store(true, Ordering::Relaxed);
 }
 
 /// The server databases are created on: its URL without a database name,
@@ -227,9 +237,13 @@ fn start_server() -> Result<String, String> {
         .and_then(|listener| listener.local_addr())
         .map_err(|error| format!("cannot find a free port: {error}"))?
         .port();
+    let durability = if DURABLE.load(Ordering::Relaxed) {
+        ""
+    } else {
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    };
     let options = format!(
-        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=200",
+        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=200 {durability}",
         root.display()
     );
     let log = root.join("server.log").display().to_string();
