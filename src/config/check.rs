@@ -148,6 +148,29 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
         );
     }
 
+    if let Some(Value::Table(database)) = document.get("database") {
+        if database.contains_key("url") && database.contains_key("path") {
+            problem(
+                "database".to_string(),
+                "set either `url` (Postgres) or `path` (SQLite), not both".to_string(),
+            );
+        }
+        if let Some(url) = database.get("url").and_then(Value::as_str)
+            && !matches!(
+                crate::store::Database::parse(url),
+                crate::store::Database::Postgres(_)
+            )
+        {
+            problem(
+                "database.url".to_string(),
+                format!(
+                    "`{}` is not a postgres:// URL; a SQLite file goes in database.path",
+                    crate::store::location::redact(url)
+                ),
+            );
+        }
+    }
+
     if let Some(Value::Table(photos)) = photos {
         check_photos(&photos, &mut problem);
     }
@@ -475,6 +498,24 @@ crm = "poliris"
                 .contains("unknown CRM `hektorr`; known CRMs: apimo")
         );
         assert!(problems[3].message.contains("PASSERELLE_APIMO_TOKEN is not set"));
+    }
+
+    #[test]
+    fn database_url_and_path_conflict() {
+        let both = "[database]\npath = \"x.db\"\nurl = \"postgres://importer:s3cret@db/listings\"\n";
+        let problems = check(Path::new("f.toml"), both, &|_| true);
+        assert_eq!(paths(&problems), ["database"]);
+        assert!(
+            problems[0].message.contains("not both"),
+            "{}",
+            problems[0].message
+        );
+
+        let not_postgres = "[database]\nurl = \"mysql://importer:s3cret@db/listings\"\n";
+        let problems = check(Path::new("f.toml"), not_postgres, &|_| true);
+        assert_eq!(paths(&problems), ["database.url"]);
+        assert!(problems[0].message.contains("not a postgres:// URL"));
+        assert!(!problems[0].message.contains("s3cret"), "{}", problems[0].message);
     }
 
     #[test]

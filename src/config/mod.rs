@@ -547,7 +547,8 @@ pub fn resolve_database(flag: Option<&str>, file: &ConfigFile) -> anyhow::Result
         let database = Database::parse(url);
         if !matches!(database, Database::Postgres(_)) {
             return Err(UsageError(format!(
-                "database.url (or {DATABASE_URL_VARIABLE}) must be a postgres:// URL; a SQLite file goes in                  database.path"
+                "database.url (or {DATABASE_URL_VARIABLE}) must be a postgres:// URL; a SQLite file goes in \
+                 database.path"
             ))
             .into());
         }

@@ -80,7 +80,9 @@ pub(super) fn host_name() -> String {
 
 /// Taking, refreshing and releasing the lock of an integration.
 pub trait LockStore {
-    /// Takes the lock of an integration, inside the caller's transaction.
+    /// Takes the lock of an integration. The caller opens a transaction
+    /// first: SQLite writes the lock row in it, while a Postgres advisory
+    /// lock belongs to the connection and outlasts the transaction.
     ///
     /// # Errors
     /// [`LockedError`] when a live process has it, or a database error.

@@ -3,7 +3,7 @@
 //! Each backend applies its embedded migrations when a database is opened.
 
 pub mod history;
-mod location;
+pub mod location;
 pub mod lock;
 pub mod photos;
 pub mod postgres;
@@ -214,9 +214,11 @@ pub trait ListingStore {
     fn record_issue(&self, run: RunId, issue: &RecordIssue) -> anyhow::Result<()>;
 
     /// Empties the lists of listings seen and created in the current run.
-    /// They are temporary tables of this connection, kept on disk by SQLite,
-    /// so memory does not grow with the number of listings, and writing them
-    /// never locks the database for other processes.
+    /// They live in the database, not in memory, so memory does not grow
+    /// with the number of listings: temporary tables of the connection in
+    /// SQLite, which never lock the database for other processes, and
+    /// unlogged tables keyed by import in Postgres, which survive a
+    /// reconnection.
     fn start_seen_tracking(&self) -> anyhow::Result<()>;
 
     /// Records that the run read a listing at `line`. Returns the line it was

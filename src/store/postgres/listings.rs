@@ -158,14 +158,17 @@ impl ListingStore for PostgresStore {
     }
 
     fn commit(&self) -> anyhow::Result<()> {
-        let open = self.state.borrow().transaction == Transaction::Open;
-        if open {
+        let (transaction, buffered) = {
+            let state = self.state.borrow();
+            (state.transaction, !state.pending.is_empty())
+        };
+        // Writes that never reached the server still go in one transaction.
+        if transaction == Transaction::Requested && buffered {
+            self.start_transaction()?;
+        }
+        if self.state.borrow().transaction == Transaction::Open {
             self.flush()?;
             super::connect::wait(self.client.borrow().batch_execute("COMMIT"))?;
-        } else {
-            // Nothing reached the server: send the writes on their own.
-            self.state.borrow_mut().transaction = Transaction::None;
-            self.flush()?;
         }
         self.state.borrow_mut().transaction = Transaction::None;
         Ok(())

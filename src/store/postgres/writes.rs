@@ -1,7 +1,10 @@
 //! Listing writes buffered for Postgres and sent as one multi-row statement
 //! per kind: each column travels as an array, and `unnest` turns the
-//! arrays back into rows on the server. A batch of a thousand listings
-//! then costs five round trips instead of thousands.
+//! arrays back into rows on the server. The writes of a message of 128
+//! operations then cost at most five round trips instead of hundreds.
+//!
+//! A binary `COPY` of the new listings was tried instead of `unnest`, and
+//! made a first import of 100,000 listings take about 1.5 times as long.
 
 use deadpool_postgres::Object;
 
