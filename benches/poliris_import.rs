@@ -12,7 +12,9 @@
 //! The same imports then run against Postgres, on a throw-away server this
 //! benchmark starts with Debian's `initdb` and `pg_ctl` (with its default,
 //! durable settings), or on the server `PASSERELLE_TEST_DATABASE_URL`
-//! names. Peak memory is passerelle's alone, not the server's.
+//! names. Peak memory is passerelle's alone, not the server's. Before each
+//! first import, the page cache is written out (and the server
+//! checkpointed), so that no import pays for the one before.
 
 #[path = "support/child.rs"]
 mod child;
@@ -67,6 +69,7 @@ fn main() {
         let database_arg = database.to_str().unwrap().to_string();
         let first = median_of(|| {
             remove_database(&database);
+            settle_disk(None);
             run(binary, &import_args(export_arg, &database_arg))
         });
         report("import into a new SQLite file", count, megabytes, &first);
@@ -78,6 +81,7 @@ fn main() {
             let mut url = String::new();
             let first = median_of(|| {
                 url = scratch::database().expect("cannot create a Postgres database");
+                settle_disk(Some(&url));
                 run(binary, &import_args(export_arg, &url))
             });
             report("import into a new Postgres database", count, megabytes, &first);
@@ -114,6 +118,16 @@ fn median_of(mut measure: impl FnMut() -> Measure) -> Measure {
         elapsed: runs[REPEATS / 2].elapsed,
         peak_rss_kib,
     }
+}
+
+/// Writes out what earlier steps left in the page cache, and with a
+/// Postgres URL checkpoints the server, so that a measured import does not
+/// pay for the write-back of the one before.
+fn settle_disk(postgres: Option<&str>) {
+    if let Some(url) = postgres {
+        scratch::execute(url, "CHECKPOINT").expect("cannot checkpoint the Postgres server");
+    }
+    let _ = Command::new("sync").status();
 }
 
 fn remove_database(database: &Path) {
