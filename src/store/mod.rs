@@ -92,6 +92,31 @@ pub struct RunCounts {
     pub photos_failed: u64,
 }
 
+impl RunCounts {
+    /// The counts in the order of the `runs` columns that both stores'
+    /// `record_counts` set: seen, created, updated, unchanged, withdrawn,
+    /// rejected, skipped, kept, warnings, deleted, then the photo counts
+    /// stored, reused and failed.
+    pub fn column_values(&self) -> [i64; 13] {
+        [
+            self.seen,
+            self.created,
+            self.updated,
+            self.unchanged,
+            self.withdrawn,
+            self.rejected,
+            self.skipped,
+            self.kept,
+            self.warnings,
+            self.deleted,
+            self.photos_stored,
+            self.photos_reused,
+            self.photos_failed,
+        ]
+        .map(|count| i64::try_from(count).unwrap_or(i64::MAX))
+    }
+}
+
 /// Effect of applying one listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApplyOutcome {

@@ -94,22 +94,7 @@ fn stored_listing(row: &tokio_postgres::Row) -> StoredListing {
 impl PostgresStore {
     /// Stores a run's counts.
     fn write_counts(&self, run: RunId, counts: &RunCounts) -> anyhow::Result<()> {
-        let values = [
-            counts.seen,
-            counts.created,
-            counts.updated,
-            counts.unchanged,
-            counts.withdrawn,
-            counts.rejected,
-            counts.skipped,
-            counts.kept,
-            counts.warnings,
-            counts.deleted,
-            counts.photos_stored,
-            counts.photos_reused,
-            counts.photos_failed,
-        ]
-        .map(|count| count as i64);
+        let values = counts.column_values();
         self.execute(
             "UPDATE runs SET seen = $2, created = $3, updated = $4, unchanged = $5, withdrawn = $6, rejected = $7,
                  skipped = $8, kept = $9, warnings = $10, deleted = $11, photos_stored = $12,

@@ -381,22 +381,9 @@ impl ListingStore for SqliteStore {
                  photos_reused = ?13, photos_failed = ?14
              WHERE id = ?1",
         )?;
-        statement.execute(params![
-            run,
-            counts.seen as i64,
-            counts.created as i64,
-            counts.updated as i64,
-            counts.unchanged as i64,
-            counts.withdrawn as i64,
-            counts.rejected as i64,
-            counts.skipped as i64,
-            counts.kept as i64,
-            counts.warnings as i64,
-            counts.deleted as i64,
-            counts.photos_stored as i64,
-            counts.photos_reused as i64,
-            counts.photos_failed as i64,
-        ])?;
+        statement.execute(rusqlite::params_from_iter(
+            std::iter::once(run).chain(counts.column_values()),
+        ))?;
         Ok(())
     }
 
