@@ -542,6 +542,14 @@ pub fn resolve_database(flag: Option<&str>, file: &ConfigFile) -> anyhow::Result
         .ok()
         .filter(|url| !url.is_empty());
     let mut database = if let Some(flag) = flag {
+        if Database::looks_like_connection(flag) && !matches!(Database::parse(flag), Database::Postgres(_)) {
+            return Err(UsageError(
+                "--database (or PASSERELLE_DATABASE) looks like a connection string, not a SQLite file path; \
+                 give Postgres as postgres://user:password@host:port/database"
+                    .to_string(),
+            )
+            .into());
+        }
         Database::parse(flag)
     } else if let Some(url) = from_environment.as_deref().or(section.url.as_deref()) {
         let database = Database::parse(url);

@@ -61,6 +61,18 @@ impl Database {
         }
     }
 
+    /// Whether `text`, read as a SQLite path by [`parse`](Self::parse), looks
+    /// like a connection string instead: a URL of another scheme (a typo
+    /// such as `postgre://`) or libpq's `host=… dbname=…` form. Taking it
+    /// for a file name would create a file named after it, password and all.
+    pub fn looks_like_connection(text: &str) -> bool {
+        let lower = text.to_ascii_lowercase();
+        lower.contains("://")
+            || ["host=", "dbname=", "user=", "password=", "port="]
+                .iter()
+                .any(|key| lower.contains(key))
+    }
+
     /// Opens the database, creating a SQLite file when missing, and brings
     /// its schema up to date.
     ///
@@ -121,27 +133,35 @@ impl fmt::Display for Database {
 }
 
 /// Replaces the password of a connection URL with `***`, in the user part
-/// and in a `password` query parameter.
+/// and in a `password` query parameter. It reads the URL by hand, not with
+/// a URL parser, so that a password with an unencoded `@` or `/`, which a
+/// parser splits elsewhere, is hidden whole too.
 pub fn redact(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        // Not a URL the url crate reads: keep the scheme and host part only.
-        return match url.split_once('@') {
-            Some((_, host)) => format!("postgres://***@{host}"),
-            None => url.to_string(),
-        };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(a database URL that cannot be read)".to_string();
     };
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("***"));
-    }
-    let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
-    if pairs.iter().any(|(key, _)| key == "password") {
-        let mut query = parsed.query_pairs_mut();
-        query.clear();
-        for (key, value) in &pairs {
-            query.append_pair(key, if key == "password" { "***" } else { value });
+    // Host names never hold `@`, so the last one ends the user part.
+    let (user, location) = match rest.rsplit_once('@') {
+        Some((user, location)) => match user.split_once(':') {
+            Some((name, _)) => (format!("{name}:***@"), location),
+            None => (format!("{user}@"), location),
+        },
+        None => (String::new(), rest),
+    };
+    let location = match location.split_once('?') {
+        Some((path, query)) => {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", pairs.join("&"))
         }
-    }
-    parsed.to_string()
+        None => location.to_string(),
+    };
+    format!("{scheme}://{user}{location}")
 }
 
 #[cfg(test)]
@@ -162,6 +182,27 @@ mod tests {
             Database::parse("data/postgres.db"),
             Database::Sqlite(PathBuf::from("data/postgres.db"))
         );
+        assert!(Database::looks_like_connection(
+            "postgre://importer:pw@db/listings"
+        ));
+        assert!(Database::looks_like_connection(
+            "host=127.0.0.1 dbname=imp password=pw"
+        ));
+        assert!(!Database::looks_like_connection("data/listings.db"));
+    }
+
+    #[test]
+    fn passwords_never_show_even_in_unreadable_urls() {
+        for url in [
+            "postgres://importer@127.0.0.1:notaport/imp?password=TopSecret1",
+            "postgres://importer:Wr@ng/Pass@127.0.0.1:55777/imp?foo=bar",
+            "postgres://importer:TopSecret1@127.0.0.1:5432/imp?sslmode=disable&PASSWORD=TopSecret1",
+        ] {
+            let shown = redact(url);
+            assert!(!shown.contains("TopSecret1"), "{shown}");
+            assert!(!shown.contains("Pass"), "{shown}");
+            assert!(shown.contains("127.0.0.1"), "{shown}");
+        }
     }
 
     #[test]

@@ -26,6 +26,11 @@ const POOL_SIZE: usize = 64;
 /// How long opening a connection may take, unless the URL says otherwise.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long opening a connection may take in all, the server's start-up
+/// and login included: a port that accepts connections but never answers
+/// as Postgres would otherwise keep a cron job waiting for ever.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long a caller waits for a free connection of the pool.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -61,10 +66,12 @@ pub(super) fn pool(target: &PostgresTarget) -> anyhow::Result<Pool> {
     if let Some(pool) = pools.get(target.url()) {
         return Ok(pool.clone());
     }
-    let mut config: tokio_postgres::Config = target
-        .url()
-        .parse()
-        .map_err(|error| anyhow::anyhow!("invalid Postgres URL {}: {error}", target.redacted()))?;
+    let mut config: tokio_postgres::Config = target.url().parse().map_err(|error| {
+        crate::exit::UsageError(format!(
+            "invalid Postgres URL {}: {error}; the form is postgres://user:password@host:port/database",
+            target.redacted()
+        ))
+    })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -87,6 +94,7 @@ pub(super) fn pool(target: &PostgresTarget) -> anyhow::Result<Pool> {
         .max_size(POOL_SIZE)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(WAIT_TIMEOUT))
+        .create_timeout(Some(CREATE_TIMEOUT))
         .build()?;
     pools.insert(target.url().to_string(), pool.clone());
     Ok(pool)
@@ -115,8 +123,16 @@ fn connect_error(target: &PostgresTarget, error: PoolError) -> anyhow::Error {
         .as_ref()
         .and_then(|config| config.get_dbname().map(str::to_string))
         .unwrap_or_else(|| user.clone());
-    let PoolError::Backend(error) = error else {
-        return anyhow::anyhow!("cannot connect to Postgres at {url}: {error}");
+    let error = match error {
+        PoolError::Backend(error) => error,
+        PoolError::Timeout(_) => {
+            return anyhow::anyhow!(
+                "cannot connect to Postgres at {url}: no answer within {} s; is a Postgres server listening \
+                 on that host and port?",
+                CREATE_TIMEOUT.as_secs()
+            );
+        }
+        error => return anyhow::anyhow!("cannot connect to Postgres at {url}: {error}"),
     };
     if let Some(db_error) = error.as_db_error() {
         let code = db_error.code();

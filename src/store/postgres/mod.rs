@@ -187,9 +187,47 @@ impl PostgresStore {
     /// # Errors
     /// A database error.
     pub fn batch_execute(&self, sql: &str) -> anyhow::Result<()> {
-        self.prepare_statement()?;
-        wait(self.client.borrow().batch_execute(sql))?;
-        Ok(())
+        self.guard(|| {
+            self.prepare_statement()?;
+            wait(self.client.borrow().batch_execute(sql))?;
+            Ok(())
+        })
+    }
+
+    /// Runs `statements`; when they fail because the connection is gone in
+    /// the middle of a transaction, forgets the transaction, which the
+    /// server rolled back, and connects again. The caller's failure path,
+    /// such as recording the run as failed, then reaches the database.
+    fn guard<T>(&self, statements: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let error = match statements() {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let lost = error
+            .chain()
+            .filter_map(|cause| cause.downcast_ref::<tokio_postgres::Error>())
+            .any(connection_lost)
+            || self.client.borrow().is_closed();
+        let in_transaction = self.state.borrow().transaction == Transaction::Open;
+        if !(lost && in_transaction) {
+            return Err(error);
+        }
+        {
+            let mut state = self.state.borrow_mut();
+            state.transaction = Transaction::None;
+            state.pending = WriteBatch::default();
+            state.listings = ListingCache::default();
+        }
+        let cause = format!("{error:#}");
+        let reconnected = self.reconnect_after(&cause);
+        let error = error.context(format!(
+            "the connection to {} dropped during a batch, whose writes were not committed",
+            self.target.redacted()
+        ));
+        match reconnected {
+            Ok(()) => Err(error),
+            Err(again) => Err(error.context(format!("{again:#}"))),
+        }
     }
 
     /// Returns the number a query of one `bigint` column counts, for tests
@@ -231,6 +269,12 @@ impl PostgresStore {
     /// Replaces a dropped connection and takes the integration locks of the
     /// old one again.
     fn reconnect(&self, cause: &tokio_postgres::Error) -> anyhow::Result<()> {
+        self.reconnect_after(&cause.to_string())
+    }
+
+    /// Replaces a dropped connection, named by `cause` in messages, and
+    /// takes the integration locks of the old one again.
+    fn reconnect_after(&self, cause: &str) -> anyhow::Result<()> {
         let fresh = connect::connect(&self.pool, &self.target).with_context(|| {
             format!(
                 "the connection to {} dropped ({cause}), and a new one failed",
@@ -255,13 +299,15 @@ impl PostgresStore {
     }
 
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> anyhow::Result<Vec<Row>> {
-        self.prepare_statement()?;
-        let client = self.client.borrow();
-        let rows = wait(async {
-            let statement = client.prepare_cached(sql).await?;
-            client.query(&statement, params).await
-        })?;
-        Ok(rows)
+        self.guard(|| {
+            self.prepare_statement()?;
+            let client = self.client.borrow();
+            let rows = wait(async {
+                let statement = client.prepare_cached(sql).await?;
+                client.query(&statement, params).await
+            })?;
+            Ok(rows)
+        })
     }
 
     fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> anyhow::Result<Row> {
@@ -276,13 +322,15 @@ impl PostgresStore {
     }
 
     fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> anyhow::Result<u64> {
-        self.prepare_statement()?;
-        let client = self.client.borrow();
-        let changed = wait(async {
-            let statement = client.prepare_cached(sql).await?;
-            client.execute(&statement, params).await
-        })?;
-        Ok(changed)
+        self.guard(|| {
+            self.prepare_statement()?;
+            let client = self.client.borrow();
+            let changed = wait(async {
+                let statement = client.prepare_cached(sql).await?;
+                client.execute(&statement, params).await
+            })?;
+            Ok(changed)
+        })
     }
 
     /// Sends the buffered listing writes.

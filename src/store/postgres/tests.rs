@@ -5,7 +5,7 @@ use super::PostgresStore;
 use super::scratch;
 use crate::store::location::{Database, PostgresTarget};
 use crate::store::testing::postgres_database;
-use crate::store::{ListingStore, LockStore};
+use crate::store::{ListingStore, LockStore, RunCounts, RunStatus};
 
 fn target_of(database: &Database) -> &PostgresTarget {
     match database {
@@ -110,4 +110,32 @@ fn connection_errors_say_what_to_fix_without_the_password() {
         assert!(error.contains("refused the login of user"), "{error}");
         assert!(!error.contains("wrong-password"), "{error}");
     }
+}
+
+#[test]
+fn connection_dropped_mid_batch_fails_the_batch_and_records_the_run() {
+    let Some(database) = postgres_database() else {
+        return;
+    };
+    let store = PostgresStore::open(target_of(&database)).unwrap();
+    let integration = store.integration("poliris", "AG", None).unwrap();
+    let run = store.begin_run(integration, "feed.csv", "import", false).unwrap();
+    let backend = store.backend_pid().unwrap();
+    store.begin().unwrap();
+    store.active_count(integration).unwrap();
+    let killer = PostgresStore::open(target_of(&database)).unwrap();
+    killer
+        .batch_execute(&format!("SELECT pg_terminate_backend({backend})"))
+        .unwrap();
+
+    let error = format!("{:#}", store.active_count(integration).unwrap_err());
+    assert!(error.contains("dropped during a batch"), "{error}");
+    store
+        .finish_run(run, RunStatus::Failed, &RunCounts::default(), None, Some(&error))
+        .unwrap();
+    store.commit().unwrap();
+    let status = killer.count(&format!(
+        "SELECT count(*) FROM runs WHERE id = {run} AND status = 'failed'"
+    ));
+    assert_eq!(status.unwrap(), 1, "the failure is recorded on a new connection");
 }
