@@ -439,7 +439,7 @@ fn record_failure(entry: &IntegrationConfig, database: &Database, error: &anyhow
 
 fn print_table(results: &[SyncResult], reporter: &mut Reporter) -> std::io::Result<()> {
     reporter.data(&format!(
-        "{:<20} {:<14} {:>7} {:>7} {:>9} {:>9} {:>8} {:>14} {:>9}",
+        "{:<20} {:<16} {:>7} {:>7} {:>9} {:>9} {:>8} {:>14} {:>9}",
         "INTEGRATION",
         "STATUS",
         "CREATED",
@@ -453,7 +453,7 @@ fn print_table(results: &[SyncResult], reporter: &mut Reporter) -> std::io::Resu
     for result in results {
         let counts = result.counts.unwrap_or_default();
         reporter.data(&format!(
-            "{:<20} {:<14} {:>7} {:>7} {:>9} {:>9} {:>8} {:>14} {:>9.1}",
+            "{:<20} {:<16} {:>7} {:>7} {:>9} {:>9} {:>8} {:>14} {:>9.1}",
             result.integration,
             result.status,
             counts.created,

@@ -31,6 +31,35 @@ impl PostgresTarget {
         &self.url
     }
 
+    /// Names the database by user, server and database name alone, so that
+    /// the same database reached through a URL with another scheme
+    /// spelling, password or options keeps its media directory.
+    pub fn owner(&self) -> String {
+        let Ok(config) = self.url.parse::<tokio_postgres::Config>() else {
+            return self.redacted();
+        };
+        let user = config.get_user().unwrap_or_default();
+        let hosts: Vec<String> = config
+            .get_hosts()
+            .iter()
+            .map(|host| match host {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .collect();
+        let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+        let database = config.get_dbname().unwrap_or(user);
+        format!(
+            "postgres://{user}@{}:{}/{database}",
+            hosts.join(","),
+            if ports.is_empty() {
+                "5432".to_string()
+            } else {
+                ports.join(",")
+            }
+        )
+    }
+
     /// The URL with its password replaced by `***`, fit for messages.
     pub fn redacted(&self) -> String {
         redact(&self.url)
@@ -108,7 +137,7 @@ impl Database {
                 .unwrap_or_else(|_| path.clone())
                 .display()
                 .to_string(),
-            Self::Postgres(target) => target.redacted(),
+            Self::Postgres(target) => target.owner(),
         }
     }
 
@@ -203,6 +232,20 @@ mod tests {
             assert!(!shown.contains("Pass"), "{shown}");
             assert!(shown.contains("127.0.0.1"), "{shown}");
         }
+    }
+
+    #[test]
+    fn one_database_has_one_owner_name() {
+        let owner = |url: &str| match Database::parse(url) {
+            Database::Postgres(target) => target.owner(),
+            Database::Sqlite(_) => unreachable!(),
+        };
+        let plain = owner("postgres://importer@127.0.0.1:5432/listings");
+        assert_eq!(
+            owner("postgresql://importer:pw@127.0.0.1/listings?sslmode=disable"),
+            plain
+        );
+        assert_ne!(owner("postgres://importer@127.0.0.1:5432/other"), plain);
     }
 
     #[test]
