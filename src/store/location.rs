@@ -1,5 +1,5 @@
-//! Where the store lives: a SQLite file, or a Postgres database named by a
-//! `postgres://` URL.
+//! The location of the store: a SQLite file, or a Postgres database named
+//! by a `postgres://` URL.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -60,7 +60,7 @@ impl PostgresTarget {
         )
     }
 
-    /// The URL with its password replaced by `***`, fit for messages.
+    /// Returns the URL with its password replaced by `***`, for messages.
     pub fn redacted(&self) -> String {
         redact(&self.url)
     }
@@ -90,7 +90,7 @@ impl Database {
         }
     }
 
-    /// Whether `text`, read as a SQLite path by [`parse`](Self::parse), looks
+    /// Returns whether `text`, read as a SQLite path by [`parse`](Self::parse), looks
     /// like a connection string instead: a URL of another scheme (a typo
     /// such as `postgre://`) or libpq's `host=… dbname=…` form. Taking it
     /// for a file name would create a file named after it, password and all.
@@ -106,7 +106,7 @@ impl Database {
     /// its schema up to date.
     ///
     /// # Errors
-    /// The file or server cannot be reached or used; the message says why.
+    /// The file or server cannot be reached or used; the message gives the cause.
     pub fn open(&self) -> anyhow::Result<Box<dyn Store>> {
         Ok(match self {
             Self::Sqlite(path) => Box::new(SqliteStore::open(path)?),
@@ -114,12 +114,12 @@ impl Database {
         })
     }
 
-    /// The SQLite file, if the database is one and no such file exists.
+    /// Returns the SQLite file, if the database is one and no such file exists.
     pub fn missing_file(&self) -> Option<&Path> {
         self.sqlite_path().filter(|path| !path.is_file())
     }
 
-    /// The SQLite file, if the database is one.
+    /// Returns the SQLite file, if the database is one.
     pub fn sqlite_path(&self) -> Option<&Path> {
         match self {
             Self::Sqlite(path) => Some(path),
@@ -141,7 +141,7 @@ impl Database {
         }
     }
 
-    /// The media directory used when the settings name none: beside a
+    /// Returns the media directory used when the settings name none: beside a
     /// SQLite file, named after it, or `passerelle.media` in the working
     /// directory for Postgres.
     pub fn default_media_dir(&self) -> PathBuf {

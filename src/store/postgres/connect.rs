@@ -23,18 +23,18 @@ use crate::store::location::PostgresTarget;
 /// with more jobs than this waits for a free one.
 const POOL_SIZE: usize = 64;
 
-/// How long opening a connection may take, unless the URL says otherwise.
+/// How long opening a connection may take, unless the URL sets another limit.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long opening a connection may take in all, the server's start-up
-/// and login included: a port that accepts connections but never answers
+/// and login included: a port that accepts connections but never replies
 /// as Postgres would otherwise keep a cron job waiting for ever.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a caller waits for a free connection of the pool.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The runtime the connections of every pool run on.
+/// Returns the runtime the connections of every pool run on.
 pub(super) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {

@@ -23,7 +23,7 @@ pub const CHANNEL: &str = "passerelle_events";
 /// 8,000 bytes or more.
 const ERROR_CHARS: usize = 1_000;
 
-/// What the events of the current run need to say.
+/// The facts the events of the current run name.
 struct RunContext {
     run: RunId,
     integration: IntegrationId,
@@ -101,7 +101,7 @@ pub struct Event<'a> {
     pub withdrawn: u64,
     pub rejected: u64,
     pub last_listing: Option<LastListing<'a>>,
-    /// What went wrong, shortened, in `error` events.
+    /// The cause of the failure, shortened, in `error` events.
     pub error: Option<String>,
 }
 

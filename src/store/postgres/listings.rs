@@ -50,7 +50,7 @@ impl ListingCache {
     }
 }
 
-/// A tracker for a new import: its start time in the high bits, so stale
+/// Returns a tracker for a new import: its start time in the high bits, so stale
 /// rows can be found by value, and random low bits.
 fn new_tracker() -> i64 {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,7 +92,7 @@ fn stored_listing(row: &tokio_postgres::Row) -> StoredListing {
 }
 
 impl PostgresStore {
-    /// Runs `statements` with the planner told to match the whole list of
+    /// Runs `statements` with the planner set to match the whole list of
     /// seen listings against the agency's listings at once, by hash or
     /// merge. With statistics on `import_seen`, it otherwise chose a nested
     /// loop that compared every pair, and an import of 50,000 listings

@@ -40,7 +40,7 @@ use super::location::PostgresTarget;
 
 pub use migrations::LATEST_VERSION;
 
-/// Where the current transaction stands.
+/// The state of the current transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transaction {
     /// Statements commit one by one.
@@ -52,7 +52,7 @@ enum Transaction {
     Open,
 }
 
-/// What the store remembers between calls.
+/// The store's memory between calls.
 struct State {
     transaction: Transaction,
     /// Listing writes not sent yet.
@@ -90,8 +90,8 @@ fn optional_text(value: Option<&str>) -> Option<Cow<'_, str>> {
     value.map(text)
 }
 
-/// Whether an error means the connection is gone: closed, cut at the
-/// socket, or ended by the server (an administrator, a restart).
+/// Returns whether an error means the connection is gone: closed, cut at
+/// the socket, or ended by the server (an administrator, a restart).
 fn connection_lost(error: &tokio_postgres::Error) -> bool {
     if error.is_closed() {
         return true;
@@ -173,7 +173,7 @@ impl PostgresStore {
         })
     }
 
-    /// The server's process id of this store's connection.
+    /// Returns the server's process id of this store's connection.
     ///
     /// # Errors
     /// A database error.
@@ -195,8 +195,8 @@ impl PostgresStore {
     }
 
     /// Runs `statements`; when they fail because the connection is gone in
-    /// the middle of a transaction, forgets the transaction, which the
-    /// server rolled back, and connects again. The caller's failure path,
+    /// the middle of a transaction, drops the transaction state (the server
+    /// rolled the transaction back) and connects again. The caller's failure path,
     /// such as recording the run as failed, then reaches the database.
     fn guard<T>(&self, statements: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
         let error = match statements() {

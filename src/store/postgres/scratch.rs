@@ -6,8 +6,8 @@
 //! in a temporary directory, on a free port of 127.0.0.1, with trust
 //! authentication, and stopped when the process exits. As root, the server
 //! runs as the `postgres` user, since Postgres refuses to run as root.
-//! When neither is available, [`database`] says why, for the caller to
-//! skip with that message.
+//! When neither is available, [`database`] returns the reason, for the
+//! caller to skip with that message.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,7 +25,7 @@ pub const PASSWORD_ROLE: &str = "passerelle_password_check";
 /// The password of [`PASSWORD_ROLE`].
 pub const PASSWORD_ROLE_PASSWORD: &str = "right-password";
 
-/// Whether the server was started here, with [`PASSWORD_ROLE`], rather
+/// Returns whether the server was started here, with [`PASSWORD_ROLE`], rather
 /// than named by [`URL_VARIABLE`].
 pub fn started_here() -> bool {
     started()
@@ -51,8 +51,8 @@ pub fn use_durable_server() {
     DURABLE.store(true, Ordering::Relaxed);
 }
 
-/// The server databases are created on: its URL without a database name,
-/// or why there is none.
+/// Returns the server databases are created on: its URL without a
+/// database name, or the reason there is none.
 fn server() -> &'static Result<String, String> {
     static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
     SERVER.get_or_init(|| {
@@ -89,7 +89,7 @@ pub fn database() -> Result<String, String> {
 pub const REQUIRE_VARIABLE: &str = "PASSERELLE_REQUIRE_POSTGRES";
 
 /// Creates an empty database for a test and returns its URL; without a
-/// server, says on stderr that the test's Postgres part is skipped and
+/// server, prints on stderr that the test's Postgres part is skipped and
 /// returns `None`.
 ///
 /// # Panics
@@ -126,7 +126,7 @@ pub fn execute(url: &str, sql: &str) -> Result<(), String> {
     }
 }
 
-/// The URL of database `name` on the server of `url`.
+/// Returns the URL of database `name` on the server of `url`.
 fn with_database(url: &str, name: &str) -> Result<String, String> {
     let mut parsed = url::Url::parse(url).map_err(|error| format!("{URL_VARIABLE}: {error}"))?;
     parsed.set_path(&format!("/{name}"));
