@@ -93,8 +93,8 @@ pub struct RunCounts {
 }
 
 impl RunCounts {
-    /// The counts in the order of the `runs` columns that both stores'
-    /// `record_counts` set: seen, created, updated, unchanged, withdrawn,
+    /// Returns the counts in the order of the `runs` columns that both
+    /// stores' `record_counts` set: seen, created, updated, unchanged, withdrawn,
     /// rejected, skipped, kept, warnings, deleted, then the photo counts
     /// stored, reused and failed.
     pub fn column_values(&self) -> [i64; 13] {
@@ -239,11 +239,10 @@ pub trait ListingStore {
     fn record_issue(&self, run: RunId, issue: &RecordIssue) -> anyhow::Result<()>;
 
     /// Empties the lists of listings seen and created in the current run.
-    /// They live in the database, not in memory, so memory does not grow
-    /// with the number of listings: temporary tables of the connection in
-    /// SQLite, which never lock the database for other processes, and
-    /// unlogged tables keyed by import in Postgres, which survive a
-    /// reconnection.
+    /// They live in the database, so memory does not grow with the number
+    /// of listings. SQLite keeps them in temporary tables of the connection,
+    /// which lock nothing for other processes. Postgres keeps them in
+    /// unlogged tables keyed by import, which survive a reconnection.
     fn start_seen_tracking(&self) -> anyhow::Result<()>;
 
     /// Records that the run read a listing at `line`. Returns the line it was

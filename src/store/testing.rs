@@ -1,6 +1,6 @@
 //! The backends every store and pipeline test runs on: a SQLite file, and
 //! a throw-away Postgres database when one is available. Without Postgres
-//! the tests run on SQLite alone and say so, unless
+//! the tests run on SQLite alone and print a skip message, unless
 //! `PASSERELLE_REQUIRE_POSTGRES` is set, as in CI, where that fails them.
 
 use super::location::Database;
@@ -69,13 +69,13 @@ pub fn backends() -> Vec<TestStore> {
     stores
 }
 
-/// A new Postgres database, or `None` when there is no server (see
+/// Creates a new Postgres database, or returns `None` when there is no server (see
 /// [`scratch::database_or_skip`]).
 pub fn postgres_database() -> Option<Database> {
     scratch::database_or_skip().map(|url| Database::parse(&url))
 }
 
-/// A listing with a source id and a title, nothing else.
+/// Builds a listing with a source id and a title, nothing else.
 pub fn listing(source_id: &str) -> Listing {
     Listing {
         crm: "fake".to_string(),

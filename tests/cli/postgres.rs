@@ -29,7 +29,7 @@ fn count(url: &str, sql: &str) -> i64 {
 }
 
 #[test]
-fn fixture_imports_into_postgres_as_into_sqlite() {
+fn fixture_imports_like_sqlite() {
     let Some(url) = scratch::database_or_skip() else {
         return;
     };
@@ -86,7 +86,7 @@ fn fixture_imports_into_postgres_as_into_sqlite() {
 }
 
 #[test]
-fn two_syncs_share_ten_integrations_without_importing_one_twice() {
+fn two_syncs_import_each_once() {
     const AGENCIES: usize = 10;
     const ROWS: usize = 3_000;
     let Some(url) = scratch::database_or_skip() else {
@@ -212,7 +212,7 @@ impl Listener {
         }
     }
 
-    /// The events received until one of type `success` or `error`.
+    /// Collects the events received until one of type `success` or `error`.
     fn until_end(&self) -> Vec<Value> {
         let mut events = Vec::new();
         loop {
@@ -253,7 +253,7 @@ fn import_with_events(url: &str, dir: &Path, input: &Path, agency: &str) -> std:
 }
 
 #[test]
-fn listeners_see_progress_in_order_then_one_success() {
+fn listener_sees_progress_then_success() {
     const ROWS: usize = 3_500;
     let Some(url) = scratch::database_or_skip() else {
         return;
@@ -300,7 +300,7 @@ fn listeners_see_progress_in_order_then_one_success() {
 }
 
 #[test]
-fn failing_import_sends_one_error_event() {
+fn failed_import_sends_one_error() {
     let Some(url) = scratch::database_or_skip() else {
         return;
     };

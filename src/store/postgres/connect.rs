@@ -1,6 +1,6 @@
 //! Connections to Postgres: one pool per database URL in the process, a
-//! background runtime that drives the connections, and messages that say
-//! what went wrong without ever showing the password.
+//! background runtime that drives the connections, and error messages
+//! that name the cause without ever showing the password.
 //!
 //! The rest of passerelle is synchronous, and the photo step calls the
 //! store from inside a runtime of its own. So the connections run on a
@@ -19,8 +19,8 @@ use tokio_postgres::error::SqlState;
 
 use crate::store::location::PostgresTarget;
 
-/// Connections one process keeps open to one database at most; a `sync`
-/// with more jobs than this waits for a free one.
+/// Connections one process keeps open to one database at most. A `sync`
+/// job takes two (its lock and its import), so 32 jobs fit.
 const POOL_SIZE: usize = 64;
 
 /// How long opening a connection may take, unless the URL sets another limit.
@@ -66,6 +66,7 @@ pub(super) fn pool(target: &PostgresTarget) -> anyhow::Result<Pool> {
     if let Some(pool) = pools.get(target.url()) {
         return Ok(pool.clone());
     }
+
     let mut config: tokio_postgres::Config = target.url().parse().map_err(|error| {
         crate::exit::UsageError(format!(
             "invalid Postgres URL {}: {error}; the form is postgres://user:password@host:port/database",
@@ -78,9 +79,11 @@ pub(super) fn pool(target: &PostgresTarget) -> anyhow::Result<Pool> {
     if config.get_application_name().is_none() {
         config.application_name("passerelle");
     }
+
     crate::transport::install_crypto_provider();
     let tls = rustls::ClientConfig::with_platform_verifier()
         .map_err(|error| anyhow::anyhow!("cannot set up TLS for Postgres: {error}"))?;
+
     let manager = Manager::from_config(
         config,
         tokio_postgres_rustls::MakeRustlsConnect::new(tls),
@@ -96,6 +99,7 @@ pub(super) fn pool(target: &PostgresTarget) -> anyhow::Result<Pool> {
         .wait_timeout(Some(WAIT_TIMEOUT))
         .create_timeout(Some(CREATE_TIMEOUT))
         .build()?;
+
     pools.insert(target.url().to_string(), pool.clone());
     Ok(pool)
 }

@@ -1,9 +1,9 @@
 //! Integrations, runs and listings in Postgres.
 //!
 //! The writer of an import prefetches the stored state of each message's
-//! listings in one query; the lookups and seen marks that follow are
-//! answered from [`ListingCache`], and the writes they lead to wait in the
-//! store's [`WriteBatch`](super::writes::WriteBatch).
+//! listings in one query. The lookups and seen marks that follow read
+//! [`ListingCache`], and the writes they lead to wait in the store's
+//! [`WriteBatch`](super::writes::WriteBatch).
 
 use std::collections::HashMap;
 
@@ -261,6 +261,7 @@ impl ListingStore for PostgresStore {
     fn prefetch_listings(&self, integration: IntegrationId, source_ids: &[&str]) -> anyhow::Result<()> {
         let keys: Vec<_> = source_ids.iter().map(|source_id| text(source_id)).collect();
         let tracker = self.state.borrow().tracker;
+
         // The seen line is a subquery per listing, which can only look the
         // row up by its key. As a join, with statistics taken while the
         // table was empty, the planner hashed all the import's seen rows for
@@ -272,6 +273,7 @@ impl ListingStore for PostgresStore {
              WHERE l.integration_id = $1 AND l.source_id = ANY($2)",
             &[&integration, &keys, &tracker],
         )?;
+
         let mut state = self.state.borrow_mut();
         let cache = &mut state.listings;
         cache.clear();
@@ -279,6 +281,7 @@ impl ListingStore for PostgresStore {
         for key in keys {
             cache.by_source_id.insert(key.into_owned(), None);
         }
+
         for row in &rows {
             let stored = stored_listing(row);
             let source_id: String = row.get(3);

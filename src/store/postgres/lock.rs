@@ -19,7 +19,7 @@ pub struct HeldLock {
     pub agency_code: String,
 }
 
-/// The advisory lock key of an integration.
+/// Computes the advisory lock key of an integration.
 fn lock_key(crm: &str, agency_code: &str) -> i64 {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"passerelle integration lock\0");
@@ -107,8 +107,8 @@ impl LockStore for PostgresStore {
     }
 
     fn heartbeat(&self, token: &LockToken) -> anyhow::Result<()> {
-        // The server watches the connection; the row's heartbeat only
-        // tells people when the holder last wrote.
+        // The server ends the lock with the connection, so the row's
+        // heartbeat only shows people when the holder last wrote.
         self.execute(
             "UPDATE locks SET heartbeat_unix = $5 WHERE crm = $1 AND agency_code = $2 AND pid = $3 AND host = $4",
             &[

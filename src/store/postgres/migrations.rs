@@ -17,7 +17,7 @@ pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 const MIGRATION_LOCK: i64 = 0x7061_7373_6d69_6772;
 
 /// Whether `passerelle_schema` exists, read through pg_tables with the
-/// statement's snapshot: `to_regclass` may answer from a cache that still
+/// statement's snapshot: `to_regclass` may read a cache that still
 /// misses a table another worker created while this one waited for the
 /// migration lock.
 const SCHEMA_TABLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_tables

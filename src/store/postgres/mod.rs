@@ -2,9 +2,9 @@
 //! platform that keeps its listings in Postgres and runs several importers
 //! against it.
 //!
-//! A round trip to a server costs far more than a statement in SQLite, so
+//! A round trip to a server costs far more than a statement in SQLite. So
 //! the listing writes of an import are buffered and sent as a few
-//! multi-row statements per batch ([`writes`]); reads send what is
+//! multi-row statements per batch ([`writes`]). Reads send what is
 //! buffered first, so they always see the store's own writes. A connection
 //! that dropped between two transactions is replaced, and the
 //! integration locks it held are taken again, before the next transaction
@@ -111,7 +111,7 @@ fn connection_lost(error: &tokio_postgres::Error) -> bool {
 ///
 /// Sequential scans are a last resort. An import fills its tables faster
 /// than statistics follow, so a plan made while `listings` was nearly
-/// empty could otherwise scan it whole for every batch of lookups; one
+/// empty could otherwise scan it whole for every batch of lookups. One
 /// such run of 100,000 listings took a minute instead of five seconds.
 fn prepare_session(client: &Object) -> anyhow::Result<()> {
     wait(client.batch_execute("SET synchronous_commit = off; SET enable_seqscan = off"))?;
@@ -194,9 +194,9 @@ impl PostgresStore {
         })
     }
 
-    /// Runs `statements`; when they fail because the connection is gone in
-    /// the middle of a transaction, drops the transaction state (the server
-    /// rolled the transaction back) and connects again. The caller's failure path,
+    /// Runs `statements`. When they fail because the connection is gone in
+    /// the middle of a transaction, the server has rolled that transaction
+    /// back, so this drops its state and connects again. The caller's failure path,
     /// such as recording the run as failed, then reaches the database.
     fn guard<T>(&self, statements: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
         let error = match statements() {
@@ -219,7 +219,7 @@ impl PostgresStore {
             state.listings = ListingCache::default();
         }
         let cause = format!("{error:#}");
-        let reconnected = self.reconnect_after(&cause);
+        let reconnected = self.reconnect(&cause);
         let error = error.context(format!(
             "the connection to {} dropped during a batch, whose writes were not committed",
             self.target.redacted()
@@ -257,7 +257,7 @@ impl PostgresStore {
         match first {
             Ok(()) => {}
             Err(error) if connection_lost(&error) || self.client.borrow().is_closed() => {
-                self.reconnect(&error)?;
+                self.reconnect(&error.to_string())?;
                 wait(self.client.borrow().batch_execute("BEGIN"))?;
             }
             Err(error) => return Err(error.into()),
@@ -266,15 +266,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Replaces a dropped connection and takes the integration locks of the
-    /// old one again.
-    fn reconnect(&self, cause: &tokio_postgres::Error) -> anyhow::Result<()> {
-        self.reconnect_after(&cause.to_string())
-    }
-
-    /// Replaces a dropped connection, named by `cause` in messages, and
-    /// takes the integration locks of the old one again.
-    fn reconnect_after(&self, cause: &str) -> anyhow::Result<()> {
+    fn reconnect(&self, cause: &str) -> anyhow::Result<()> {
         let fresh = connect::connect(&self.pool, &self.target).with_context(|| {
             format!(
                 "the connection to {} dropped ({cause}), and a new one failed",

@@ -193,6 +193,7 @@ fn start_server() -> Result<String, String> {
             "no Postgres server: set {URL_VARIABLE}, or install Debian's postgresql package for initdb and pg_ctl"
         ));
     };
+
     let as_postgres_user = is_root();
     let root = std::env::temp_dir().join(format!("passerelle-postgres-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -207,6 +208,7 @@ fn start_server() -> Result<String, String> {
             return Err(format!("cannot give {} to the postgres user", root.display()));
         }
     }
+
     let data = root.join("data");
     let data_text = data.display().to_string();
     run(
@@ -223,6 +225,7 @@ fn start_server() -> Result<String, String> {
         ],
         as_postgres_user,
     )?;
+
     // One role logs in with a password, so that tests can see a wrong one
     // refused; everybody else is trusted.
     let hba = data.join("pg_hba.conf");
@@ -233,6 +236,7 @@ fn start_server() -> Result<String, String> {
         format!("host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n{rules}"),
     )
     .map_err(|error| format!("cannot write {}: {error}", hba.display()))?;
+
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map_err(|error| format!("cannot find a free port: {error}"))?
@@ -246,12 +250,14 @@ fn start_server() -> Result<String, String> {
         "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=200 {durability}",
         root.display()
     );
+
     let log = root.join("server.log").display().to_string();
     run(
         &pg_ctl,
         &["-D", &data_text, "-l", &log, "-w", "-o", &options, "start"],
         as_postgres_user,
     )?;
+
     *started()
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Server {
@@ -259,6 +265,7 @@ fn start_server() -> Result<String, String> {
         pg_ctl,
         as_postgres_user,
     });
+
     // SAFETY: `stop_server` is an `extern "C"` function without arguments
     // that never unwinds, which is what atexit requires.
     unsafe {

@@ -24,7 +24,7 @@ fn with_url(database: &Database, edit: impl FnOnce(&mut url::Url)) -> PostgresTa
 }
 
 #[test]
-fn dropped_connection_is_replaced_between_batches() {
+fn dropped_connection_replaced_between_batches() {
     let Some(database) = postgres_database() else {
         return;
     };
@@ -56,7 +56,7 @@ fn dropped_connection_is_replaced_between_batches() {
 }
 
 #[test]
-fn connections_opening_a_new_database_create_the_schema_once() {
+fn concurrent_opens_create_schema_once() {
     let Some(database) = postgres_database() else {
         return;
     };
@@ -77,7 +77,7 @@ fn connections_opening_a_new_database_create_the_schema_once() {
 }
 
 #[test]
-fn connection_errors_say_what_to_fix_without_the_password() {
+fn connection_errors_hide_password() {
     let Some(database) = postgres_database() else {
         return;
     };
@@ -113,7 +113,7 @@ fn connection_errors_say_what_to_fix_without_the_password() {
 }
 
 #[test]
-fn connection_dropped_mid_batch_fails_the_batch_and_records_the_run() {
+fn mid_batch_drop_records_failed_run() {
     let Some(database) = postgres_database() else {
         return;
     };
