@@ -65,12 +65,16 @@ _passerelle() {
 
     case "${cmd}" in
         passerelle)
-            opts="-q -h -V --quiet --log-format --config --help --version parse fetch import completions man crms runs config media sync"
+            opts="-q -v -h -V --quiet --verbose --color --no-progress --log-format --config --help --version parse fetch import completions man crms runs config media sync"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -87,12 +91,16 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__completions)
-            opts="-q -h -V --quiet --log-format --config --help --version bash elvish fish powershell zsh"
+            opts="-q -v -h -V --quiet --verbose --color --no-progress --log-format --config --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -109,12 +117,16 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__config)
-            opts="-q -h -V --quiet --log-format --config --help --version check crontab"
+            opts="-q -v -h -V --quiet --verbose --color --no-progress --log-format --config --help --version check crontab"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -131,12 +143,16 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__config__subcmd__check)
-            opts="-q -h -V --quiet --log-format --config --help --version"
+            opts="-q -v -h -V --quiet --verbose --color --no-progress --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -153,12 +169,16 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__config__subcmd__crontab)
-            opts="-q -h -V --quiet --log-format --config --help --version"
+            opts="-q -v -h -V --quiet --verbose --color --no-progress --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -175,7 +195,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__crms)
-            opts="-q -h -V --format --quiet --log-format --config --help --version"
+            opts="-q -v -h -V --format --quiet --verbose --color --no-progress --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -183,6 +203,10 @@ _passerelle() {
             case "${prev}" in
                 --format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --log-format)
@@ -201,7 +225,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__fetch)
-            opts="-q -h -V --integration --crm --agency --staging-dir --quiet --log-format --config --help --version"
+            opts="-q -v -h -V --integration --crm --agency --staging-dir --quiet --verbose --color --no-progress --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -223,6 +247,10 @@ _passerelle() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -239,7 +267,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__import)
-            opts="-q -h -V --encoding --integration --crm --agency --database --organization --default-agent --agent --force --allow-mass-withdrawal --dry-run --wait --no-photos --photos-only --refresh-photos --format --quiet --log-format --config --help --version"
+            opts="-q -v -h -V --encoding --integration --crm --agency --database --organization --default-agent --agent --force --allow-mass-withdrawal --dry-run --wait --no-photos --photos-only --refresh-photos --events --events-file --format --quiet --verbose --color --no-progress --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -277,8 +305,20 @@ _passerelle() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --events)
+                    COMPREPLY=($(compgen -W "jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --events-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --log-format)
@@ -297,7 +337,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__man)
-            opts="-q -h -V --output-dir --quiet --log-format --config --help --version"
+            opts="-q -v -h -V --output-dir --quiet --verbose --color --no-progress --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -305,6 +345,10 @@ _passerelle() {
             case "${prev}" in
                 --output-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --log-format)
@@ -323,12 +367,16 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__media)
-            opts="-q -h -V --quiet --log-format --config --help --version gc"
+            opts="-q -v -h -V --quiet --verbose --color --no-progress --log-format --config --help --version gc"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -345,7 +393,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__media__subcmd__gc)
-            opts="-q -h -V --database --min-age-minutes --dry-run --format --quiet --log-format --config --help --version"
+            opts="-q -v -h -V --database --min-age-minutes --dry-run --format --quiet --verbose --color --no-progress --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -361,6 +409,10 @@ _passerelle() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --log-format)
@@ -379,7 +431,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__parse)
-            opts="-q -h -V --encoding --crm --format --explain --all-columns --quiet --log-format --config --help --version"
+            opts="-q -v -h -V --encoding --crm --format --explain --all-columns --quiet --verbose --color --no-progress --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -401,6 +453,10 @@ _passerelle() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -417,7 +473,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__runs)
-            opts="-q -h -V --integration --crm --agency --status --limit --database --format --quiet --log-format --config --help --version show"
+            opts="-q -v -h -V --integration --crm --agency --status --limit --database --format --quiet --verbose --color --no-progress --log-format --config --help --version show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -451,6 +507,10 @@ _passerelle() {
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -467,7 +527,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__runs__subcmd__show)
-            opts="-q -h -V --database --format --quiet --log-format --config --help --version"
+            opts="-q -v -h -V --database --format --quiet --verbose --color --no-progress --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -479,6 +539,10 @@ _passerelle() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --log-format)
@@ -497,7 +561,7 @@ _passerelle() {
             return 0
             ;;
         passerelle__subcmd__sync)
-            opts="-q -h -V --integration --crm --jobs --database --staging-dir --force --retry-failed --wait --dry-run --no-photos --photos-only --refresh-photos --format --quiet --log-format --config --help --version"
+            opts="-q -v -h -V --integration --crm --jobs --database --staging-dir --force --retry-failed --wait --dry-run --no-photos --photos-only --refresh-photos --events --events-file --format --quiet --verbose --color --no-progress --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -523,8 +587,20 @@ _passerelle() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --events)
+                    COMPREPLY=($(compgen -W "jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --events-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --log-format)

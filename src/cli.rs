@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::crm::REGISTRY;
 use crate::encoding::TextEncoding;
 use crate::report::LogFormat;
+use crate::report::terminal::ColorChoice;
 
 /// Import real-estate listings exported by CRMs into one property database.
 #[derive(Debug, Parser)]
@@ -21,8 +22,25 @@ use crate::report::LogFormat;
 )]
 pub struct Cli {
     /// Print only errors, rejected records and failed photos on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Show diagnostic logs on stderr: -v for each step, request and
+    /// batch, -vv for each photo and the libraries' own logs. RUST_LOG,
+    /// when set, replaces this choice (e.g. RUST_LOG=passerelle=debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Colour the `error:`, `warning:` and `hint:` prefixes on stderr:
+    /// `auto` does when stderr is a terminal and NO_COLOR is unset or empty.
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Draw no progress bar. Bars show only when stderr is a terminal, and
+    /// never with --quiet, --log-format json, --format json or events on
+    /// stdout.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
 
     /// Format of the messages on stderr: `json` writes one object per line
     /// with `time`, `level` and `message`, for log collectors.
@@ -158,9 +176,33 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub photos: PhotoArgs,
 
+    #[command(flatten)]
+    pub events: EventArgs,
+
     /// Summary: a table for people, or JSON for programs.
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub format: SummaryFormat,
+}
+
+/// The event stream of `import` and `sync`.
+#[derive(Debug, Args)]
+pub struct EventArgs {
+    /// Write the run's events as they happen: `jsonl` writes one JSON
+    /// object per line, with a `type` (docs/EVENTS.md lists them), to
+    /// stdout unless --events-file is given.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub events: Option<EventFormat>,
+
+    /// Append the events to this file instead of stdout; implies
+    /// --events jsonl.
+    #[arg(long, value_name = "PATH")]
+    pub events_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventFormat {
+    /// JSON Lines: one event per line.
+    Jsonl,
 }
 
 /// Photo options of `import` and `sync`.
@@ -429,6 +471,9 @@ pub struct ImportArgs {
 
     #[command(flatten)]
     pub photos: PhotoArgs,
+
+    #[command(flatten)]
+    pub events: EventArgs,
 
     /// Summary format: text on stderr for people, or one JSON object on
     /// stdout for programs.

@@ -1,11 +1,14 @@
 use std::io;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 
 use passerelle::cli::Cli;
 use passerelle::exit::ExitStatus;
-use passerelle::report::Reporter;
+use passerelle::report::errors::ErrorReport;
+use passerelle::report::terminal::Terminal;
+use passerelle::report::{Reporter, logging};
 
 /// The import moves listings between two threads; glibc's allocator
 /// serializes the frees on one lock, mimalloc does not.
@@ -14,31 +17,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut reporter = Reporter::new(cli.quiet, cli.log_format);
+    let bars_wanted = !cli.no_progress && !cli.quiet && cli.log_format == passerelle::report::LogFormat::Text;
+    let terminal = Arc::new(Terminal::new(cli.color, bars_wanted));
+    let log_warning = logging::init(cli.verbose, cli.quiet, cli.log_format, Arc::clone(&terminal));
+    let mut reporter = Reporter::new(cli.quiet, cli.log_format).with_terminal(terminal);
+    if let Some(warning) = log_warning {
+        reporter.warn(&warning);
+    }
     match passerelle::commands::run(cli, &mut reporter) {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             let _ = reporter.flush();
-            reporter.error(&render_error(&error));
+            reporter.report_error(&ErrorReport::new(&error));
             ExitCode::from(ExitStatus::for_error(&error).code())
         }
     }
-}
-
-/// Renders an error as `error: …` with one `caused by:` line per cause.
-fn render_error(error: &anyhow::Error) -> String {
-    let mut text = format!("error: {error}");
-    let mut previous = error.to_string();
-    for cause in error.chain().skip(1) {
-        // Some libraries repeat their own message as the cause's.
-        let message = cause.to_string();
-        if message != previous {
-            text.push_str(&format!("\n  caused by: {message}"));
-        }
-        previous = message;
-    }
-    text
 }
 
 /// Returns whether the error is a closed stdout (`passerelle parse … | head`),

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::cli::{ImportArgs, SummaryFormat};
+use crate::cli::{EventArgs, EventFormat, ImportArgs, SummaryFormat};
 use crate::config::{self, ConfigFile};
 use crate::crm::adapter::ReadSettings;
 use crate::crm::registry;
@@ -13,8 +13,8 @@ use crate::notify::{self, RunAlert};
 use crate::photos::PhotoScope;
 use crate::photos::media::MediaDir;
 use crate::pipeline::{self, ImportOptions, PhotoRun, PhotoStep, RunSummary};
-use crate::report::Reporter;
-use crate::report::plural;
+use crate::report::events::{Event, EventSink, RunTag};
+use crate::report::{Reporter, plural};
 use crate::store::{Database, PostgresStore, RunStatus, SqliteStore, Store};
 use crate::transport::ftp;
 
@@ -41,6 +41,7 @@ pub fn run(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> a
 }
 
 fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
+    prepare_output(&args.events, args.format, reporter)?;
     let settings = config::resolve_import(args, config)?;
     let request = ImportRequest {
         payload: &args.input.input,
@@ -65,6 +66,7 @@ fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
             }
         }
     });
+    report_run_end(run_tag(&settings), imported.as_ref(), reporter);
     let summary = match imported {
         Ok(summary) => summary,
         Err(error) => {
@@ -74,6 +76,90 @@ fn import(args: &ImportArgs, config: &ConfigFile, reporter: &mut Reporter) -> an
     };
     reporter.flush()?;
     Ok(exit_status(&summary))
+}
+
+/// Sets up the `--events` stream, and keeps progress bars off when the
+/// command's output is JSON.
+///
+/// # Errors
+/// Events and a JSON summary both asked for stdout, or the events file
+/// cannot be opened.
+pub fn prepare_output(
+    events: &EventArgs,
+    format: SummaryFormat,
+    reporter: &mut Reporter,
+) -> anyhow::Result<()> {
+    let on_stdout = events.events == Some(EventFormat::Jsonl) && events.events_file.is_none();
+    if on_stdout && format == SummaryFormat::Json {
+        return Err(UsageError(
+            "--events jsonl and --format json would both write to stdout; pass --events-file PATH to \
+             write the events to a file"
+                .to_string(),
+        )
+        .into());
+    }
+    if on_stdout || format == SummaryFormat::Json {
+        reporter.hide_progress();
+    }
+    if let Some(path) = &events.events_file {
+        reporter.set_events(EventSink::file(path)?);
+    } else if on_stdout {
+        reporter.set_events(EventSink::stdout());
+    }
+    Ok(())
+}
+
+/// Sends the event that ends a run: `run_succeeded` when its data was
+/// applied, else `run_failed` with the reason.
+/// `tag` names the run when it never started.
+pub fn report_run_end(mut tag: RunTag, result: Result<&RunSummary, &anyhow::Error>, reporter: &mut Reporter) {
+    match result {
+        Ok(summary) => {
+            let status = summary.status.as_str();
+            let event = match summary.status {
+                RunStatus::Succeeded | RunStatus::Partial => Event::RunSucceeded {
+                    status,
+                    counts: &summary.counts,
+                },
+                _ => Event::RunFailed {
+                    status,
+                    exit_status: exit_status(summary).code(),
+                    error: summary.guard_reason.as_deref().unwrap_or(status),
+                    counts: Some(&summary.counts),
+                },
+            };
+            reporter.end_run(tag, &event);
+        }
+        Err(error) => {
+            let failed = error
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<pipeline::FailedRun>());
+            tag.run_id = failed.map(|failed| failed.run);
+            let exit = ExitStatus::for_error(error);
+            let message = format!("{error:#}");
+            let event = Event::RunFailed {
+                status: if exit == ExitStatus::Locked {
+                    "locked"
+                } else {
+                    "failed"
+                },
+                exit_status: exit.code(),
+                error: &message,
+                counts: failed.map(|failed| &failed.counts),
+            };
+            reporter.end_run(tag, &event);
+        }
+    }
+}
+
+/// Names an integration's run before it has an id.
+pub fn run_tag(settings: &config::ImportSettings) -> RunTag {
+    RunTag {
+        integration: settings.name.clone(),
+        crm: settings.crm.clone(),
+        agency: settings.agency.clone(),
+        run_id: None,
+    }
 }
 
 /// What to import and how.
@@ -206,6 +292,7 @@ pub fn import_pending_photos(
 fn import_options(request: &ImportRequest<'_>) -> ImportOptions {
     let settings = request.settings;
     ImportOptions {
+        integration: settings.name.clone(),
         crm: settings.crm.clone(),
         agency_code: settings.agency.clone(),
         organization: settings.organization.clone(),
@@ -385,7 +472,16 @@ fn print_alerts(summary: &RunSummary, reporter: &mut Reporter) {
         ));
     }
     if let Some(reason) = &summary.guard_reason {
-        reporter.error(&format!("guard tripped, nothing withdrawn: {reason}"));
+        let hint = if summary.would_withdraw > 0 {
+            format!(
+                "if the feed is right, run again with --force to withdraw the {} it lacks",
+                plural(summary.would_withdraw, "active listing")
+            )
+        } else {
+            "check the feed and the agency code; --force lets the next run withdraw whatever it lacks"
+                .to_string()
+        };
+        reporter.error_with_hint(&format!("guard tripped, nothing withdrawn: {reason}"), &hint);
     }
 }
 

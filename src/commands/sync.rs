@@ -10,12 +10,15 @@ use serde::Serialize;
 
 use crate::cli::{FetchArgs, IntegrationArgs, SummaryFormat, SyncArgs};
 use crate::commands::fetch::{fetch_to_staging, is_unchanged};
-use crate::commands::import::{ImportRequest, exit_status, import_payload, import_pending_photos};
+use crate::commands::import::{
+    ImportRequest, exit_status, import_payload, import_pending_photos, prepare_output, report_run_end,
+};
 use crate::config::{self, ConfigFile, IntegrationConfig};
 use crate::crm::registry::{self, Transport};
 use crate::exit::{ExitStatus, UsageError};
 use crate::notify::{self, RunAlert};
 use crate::pipeline;
+use crate::report::events::RunTag;
 use crate::report::{Level, Reporter};
 use crate::store::history::RunFilter;
 use crate::store::lock::LockedError;
@@ -40,6 +43,7 @@ pub struct SyncResult {
 }
 
 pub fn run(args: &SyncArgs, config: &ConfigFile, reporter: &mut Reporter) -> anyhow::Result<ExitStatus> {
+    prepare_output(&args.events, args.format, reporter)?;
     let database = config::resolve_database(args.database.as_deref(), config)?;
     let mut selected = select(args, config)?;
     if args.retry_failed {
@@ -177,7 +181,21 @@ fn sync_one(
         &format!("sync {}: started", entry.name),
         run_fields("run_started", &result),
     );
-    match sync_steps(entry, args, config, database, started_after, reporter) {
+    let synced = sync_steps(entry, args, config, database, started_after, reporter);
+    let tag = RunTag {
+        integration: entry.name.clone(),
+        crm: entry.crm.clone(),
+        agency: entry.agency.trim().to_string(),
+        run_id: None,
+    };
+    match &synced {
+        Ok(Some(summary)) => report_run_end(tag, Ok(summary), reporter),
+        Err(error) if !is_unchanged(error) && !error.is::<SyncedElsewhere>() => {
+            report_run_end(tag, Err(error), reporter);
+        }
+        _ => {}
+    }
+    match synced {
         Ok(Some(summary)) => {
             result.status = summary.status.as_str().to_string();
             result.exit = exit_status(&summary);
@@ -204,7 +222,11 @@ fn sync_one(
             // A missing credential or a bad setting is a usage error, as in fetch.
             result.exit = ExitStatus::for_error(&error);
             result.error = Some(format!("{error:#}"));
-            reporter.error(&format!("sync {}: {error:#}", entry.name));
+            let message = format!("sync {}: {error:#}", entry.name);
+            match crate::report::errors::hint(&error) {
+                Some(hint) => reporter.error_with_hint(&message, &hint),
+                None => reporter.error(&message),
+            }
             let reason = format!("{error:#}");
             let alert = RunAlert::new(&entry.name, &entry.crm, &entry.agency, &result.status, &reason);
             notify::send(config, &alert, reporter);

@@ -181,9 +181,23 @@ pub static REGISTRY: &[CrmEntry] = &[
 
 /// A CRM code that is not in the registry.
 #[derive(Debug, Error)]
-#[error("unknown CRM `{code}`; known CRMs: {}", codes().join(", "))]
+#[error("unknown CRM `{code}`")]
 pub struct UnknownCrm {
     pub code: String,
+}
+
+impl UnknownCrm {
+    /// Returns the known code nearest to the unknown one, when it is a
+    /// likely typo: at most two letters added, removed or changed.
+    pub fn closest(&self) -> Option<&'static str> {
+        let code = self.code.to_ascii_lowercase();
+        REGISTRY
+            .iter()
+            .map(|entry| (strsim::levenshtein(&code, entry.code), entry.code))
+            .filter(|(distance, _)| *distance <= 2)
+            .min_by_key(|(distance, _)| *distance)
+            .map(|(_, code)| code)
+    }
 }
 
 /// Returns the registered CRM with this code.
@@ -247,12 +261,11 @@ mod tests {
     }
 
     #[test]
-    fn unknown_code_lists_the_known_ones() {
+    fn unknown_code_suggests_a_near_one() {
         let error = find("nosuchcrm").err().unwrap();
-        assert_eq!(
-            error.to_string(),
-            "unknown CRM `nosuchcrm`; known CRMs: apimo, poliris, hektor, twimmo, kyero, openimmo"
-        );
+        assert_eq!(error.to_string(), "unknown CRM `nosuchcrm`");
+        assert_eq!(error.closest(), None);
+        assert_eq!(find("Hecktor").err().unwrap().closest(), Some("hektor"));
         assert_eq!(find("hektor").unwrap().format, Format::PolirisCsv);
     }
 }

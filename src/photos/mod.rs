@@ -29,6 +29,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::listing::PhotoSource;
+use crate::report::events::Event;
+use crate::report::progress::RunProgress;
 use crate::report::{Reporter, plural};
 use crate::store::lock::{HEARTBEAT_SECONDS, LockToken};
 use crate::store::photos::{PhotoFailure, PhotoId, PhotoRow, PhotoStatus, StoredImage, StoredVariant};
@@ -158,6 +160,8 @@ pub fn process(
         recent: HashMap::new(),
         last_flush: Instant::now(),
         last_heartbeat: Instant::now(),
+        skipped: 0,
+        progress: reporter.run_progress(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -168,11 +172,17 @@ pub fn process(
     // photos. A source repeated across two pages is fetched once per page,
     // but its bytes are still stored once.
     while !page.is_empty() {
+        if let Some(progress) = &step.progress {
+            progress.photos_found(page.len() as u64);
+        }
         let cursor = page.last().map(PhotoRow::position);
         let jobs = group_by_source(std::mem::take(&mut page));
         runtime.block_on(step.run(jobs, delivery.as_mut(), settings, scope, &tools))?;
         step.flush()?;
         page = store.photos_to_check(integration, scope.unstored_only, cursor, PAGE_ROWS)?;
+    }
+    if let Some(progress) = &step.progress {
+        progress.photos_done();
     }
     step.report(reporter);
     Ok(step.counts)
@@ -391,6 +401,9 @@ struct Step<'a> {
     recent: HashMap<String, StoredImage>,
     last_flush: Instant,
     last_heartbeat: Instant,
+    /// Photos left alone because nothing needed doing.
+    skipped: u64,
+    progress: Option<RunProgress>,
 }
 
 /// An outcome to record for the rows of one job.
@@ -433,7 +446,10 @@ impl Step<'_> {
                     break;
                 };
                 match plan(&job, delivery.as_deref_mut(), settings, scope) {
-                    Plan::Skip => {}
+                    Plan::Skip => {
+                        self.skipped += job.rows.len() as u64;
+                        self.show_progress();
+                    }
                     Plan::Reuse => {
                         if !self.reuse(&job, None)? {
                             // The stored files are gone: fetch the photo again.
@@ -637,6 +653,16 @@ impl Step<'_> {
             .entry(error.to_string())
             .or_insert_with(|| (0, job.describe()));
         entry.0 += job.rows.len() as u64;
+        if let Some(progress) = &self.progress {
+            for row in &job.rows {
+                progress.emit(&Event::PhotoFailed {
+                    listing_source_id: &row.listing_source_id,
+                    rank: row.rank,
+                    location: job.source.location(),
+                    error,
+                });
+            }
+        }
         let room = match self.target.run {
             Some(_) => MAX_RECORDED_FAILURES.saturating_sub(self.issues_recorded),
             None => 0,
@@ -663,7 +689,15 @@ impl Step<'_> {
 
     fn record(&mut self, update: Update) -> anyhow::Result<()> {
         self.pending.push(update);
+        self.show_progress();
         self.flush_if_due()
+    }
+
+    fn show_progress(&self) {
+        if let Some(progress) = &self.progress {
+            let counts = &self.counts;
+            progress.photos(counts.stored + counts.reused + counts.failed + self.skipped);
+        }
     }
 
     /// Writes the buffered updates once there are [`UPDATES_PER_COMMIT`] of

@@ -18,6 +18,8 @@ use serde::Serialize;
 use crate::crm::adapter::{Feed, ListingRead, RecordOutcome};
 use crate::encoding::TextEncoding;
 use crate::photos::{self, PhotoCounts, PhotoFiles, PhotoScope, PhotoSettings, StepTarget};
+use crate::report::events::{Event, RunTag};
+use crate::report::progress::RunProgress;
 use crate::report::{Reporter, plural};
 use crate::store::lock::LockToken;
 use crate::store::{IntegrationId, RunCounts, RunId, RunStatus, Store};
@@ -37,6 +39,9 @@ const CHANNEL_CAPACITY: usize = 8;
 /// Settings of one import, besides those the adapter read the feed with.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
+    /// The integration's name in the settings file, or `crm/agency`; it
+    /// names the run in progress bars and events.
+    pub integration: String,
     pub crm: String,
     pub agency_code: String,
     pub organization: Option<String>,
@@ -106,6 +111,8 @@ pub struct RunSummary {
     pub encoding: Option<TextEncoding>,
     pub counts: RunCounts,
     pub guard_reason: Option<String>,
+    /// Listings a tripped guard kept from being withdrawn.
+    pub would_withdraw: u64,
     /// Records skipped because column 1 names another agency, by agency id.
     pub other_agencies: BTreeMap<String, u64>,
     pub dry_run: bool,
@@ -140,18 +147,22 @@ pub fn import(
             ));
         }
         let integration = store.find_integration(&options.crm, &options.agency_code)?;
-        let active_before = match integration {
-            Some(integration) => store.active_count(integration)?,
-            None => 0,
+        let (active_before, total) = match integration {
+            Some(integration) => (
+                store.active_count(integration)?,
+                store.last_seen_count(integration)?,
+            ),
+            None => (0, None),
         };
+        let progress = reporter.start_run(run_tag(options, None), &source, total, true);
         store.start_seen_tracking()?;
         store.begin_read()?;
         // The lists of seen listings are temporary tables, emptied by the
         // rollback, so the guard is evaluated before it.
-        let result = run_feed(store, feed, reporter, Target::Nowhere { integration })
+        let result = run_feed(store, feed, reporter, Target::Nowhere { integration }, &progress)
             .map_err(|failure| failure.error)
             .and_then(|(mut counts, other_agencies)| {
-                let guard_reason = guard(
+                let trip = guard(
                     &counts,
                     store,
                     integration,
@@ -160,17 +171,20 @@ pub fn import(
                     active_before,
                     feed.is_full_snapshot(),
                 )?;
-                if guard_reason.is_none()
+                if trip.is_none()
                     && feed.is_full_snapshot()
                     && options.withdrawal != WithdrawalPolicy::Keep
                     && let Some(integration) = integration
                 {
                     counts.withdrawn += store.count_unseen(integration)?;
                 }
-                Ok((counts, other_agencies, guard_reason))
+                Ok((counts, other_agencies, trip))
             });
         store.rollback()?;
-        let (counts, other_agencies, guard_reason) = result?;
+        let (counts, other_agencies, trip) = result?;
+        announce_trip(&progress, trip.as_ref());
+        let (guard_reason, would_withdraw) =
+            trip.map_or((None, 0), |trip| (Some(trip.reason), trip.would_withdraw));
         return Ok(RunSummary {
             run_id: None,
             status: status_of(&counts, guard_reason.as_deref()),
@@ -178,6 +192,7 @@ pub fn import(
             encoding,
             counts,
             guard_reason,
+            would_withdraw,
             other_agencies,
             dry_run: true,
             photo_step: PhotoStep::Skipped,
@@ -214,7 +229,10 @@ pub fn acquire_lock(
     loop {
         store.begin()?;
         match store.acquire_lock(crm, agency_code) {
-            Ok(lock) => return Ok(lock),
+            Ok(lock) => {
+                tracing::debug!(crm, agency_code, "lock taken");
+                return Ok(lock);
+            }
             Err(error) => {
                 store.rollback()?;
                 if !wait || !error.is::<crate::store::lock::LockedError>() {
@@ -265,7 +283,11 @@ fn import_locked(
         options.allow_mass_withdrawal,
     )?;
     let active_before = store.active_count(integration)?;
+    let total = store.last_seen_count(integration)?;
     store.commit()?;
+    let progress = reporter.start_run(run_tag(options, Some(run)), &source, total, false);
+    tracing::info!(run, %source, integration = %options.integration, "run started");
+    let started = std::time::Instant::now();
     store.start_seen_tracking()?;
     store.begin()?;
 
@@ -274,7 +296,7 @@ fn import_locked(
         run,
         lock: lock.clone(),
     };
-    let (mut counts, other_agencies) = match run_feed(store, feed, reporter, target) {
+    let (mut counts, other_agencies) = match run_feed(store, feed, reporter, target, &progress) {
         Ok(result) => result,
         Err(failure) => {
             store.finish_run(
@@ -298,12 +320,19 @@ fn import_locked(
         }
     };
 
+    tracing::info!(
+        run,
+        listings = counts.seen,
+        rejected = counts.rejected,
+        seconds = started.elapsed().as_secs_f64(),
+        "listing step done"
+    );
     if !feed.is_full_snapshot() {
         reporter.info(&format!(
             "{source} is not the agency's whole portfolio; no listing is withdrawn for missing from it"
         ));
     }
-    let guard_reason = guard(
+    let trip = guard(
         &counts,
         store,
         Some(integration),
@@ -312,6 +341,9 @@ fn import_locked(
         active_before,
         feed.is_full_snapshot(),
     )?;
+    announce_trip(&progress, trip.as_ref());
+    let (guard_reason, would_withdraw) =
+        trip.map_or((None, 0), |trip| (Some(trip.reason), trip.would_withdraw));
     if guard_reason.is_none() {
         if feed.is_full_snapshot() && options.withdrawal != WithdrawalPolicy::Keep {
             counts.withdrawn += store.withdraw_unseen(integration, run)?;
@@ -337,6 +369,14 @@ fn import_locked(
             reporter,
         );
         let photo_counts = fail_run_on_error(store, run, &counts, processed)?;
+        tracing::info!(
+            run,
+            stored = photo_counts.stored,
+            reused = photo_counts.reused,
+            failed = photo_counts.failed,
+            seconds = started.elapsed().as_secs_f64(),
+            "photo step done"
+        );
         add_photo_counts(&mut counts, photo_counts);
     }
     store.begin()?;
@@ -351,6 +391,7 @@ fn import_locked(
         encoding,
         counts,
         guard_reason,
+        would_withdraw,
         other_agencies,
         dry_run: false,
         photo_step: if options.photos.is_some() {
@@ -398,6 +439,7 @@ pub fn import_photos(
         store.begin()?;
         let run = store.begin_run(integration, source, options.trigger, false)?;
         store.commit()?;
+        reporter.start_run(run_tag(options, Some(run)), source, None, false);
         let mut counts = RunCounts::default();
         let processed = run_photo_step(store, integration, run, source, files, photo_run, lock, reporter);
         let photo_counts = fail_run_on_error(store, run, &counts, processed)?;
@@ -413,6 +455,7 @@ pub fn import_photos(
             encoding: None,
             counts,
             guard_reason: None,
+            would_withdraw: 0,
             other_agencies: BTreeMap::new(),
             dry_run: false,
             photo_step: PhotoStep::Only,
@@ -519,10 +562,11 @@ fn run_feed(
     feed: &mut dyn Feed,
     reporter: &mut Reporter,
     target: Target,
+    progress: &RunProgress,
 ) -> Result<(RunCounts, BTreeMap<String, u64>), FeedFailure> {
     let mut other_agencies = BTreeMap::new();
     let mut skipped = 0;
-    let writer = Writer::new(store, feed.source().to_string(), target);
+    let writer = Writer::new(store, feed.source().to_string(), target, progress.clone());
 
     let (sender, receiver) = mpsc::sync_channel::<Vec<WriteOp>>(CHANNEL_CAPACITY);
     let mut operations = Vec::with_capacity(OPERATIONS_PER_MESSAGE);
@@ -582,6 +626,7 @@ fn run_feed(
     reporter.end_of_records();
 
     let mut written = written?;
+    progress.listings_done(written.counts.seen, written.last_listing.as_ref());
     written.counts.skipped = skipped;
     for issue in &written.late_issues {
         reporter.record_issue(issue);
@@ -608,8 +653,35 @@ fn status_of(counts: &RunCounts, guard_reason: Option<&str>) -> RunStatus {
     }
 }
 
+/// A guard that stopped the withdrawals of a run.
+struct GuardTrip {
+    reason: String,
+    /// The active listings the feed lacks, which would have been withdrawn.
+    would_withdraw: u64,
+}
+
+/// Sends the `guard_tripped` event of a run whose guard stopped it.
+fn announce_trip(progress: &RunProgress, trip: Option<&GuardTrip>) {
+    if let Some(trip) = trip {
+        progress.emit(&Event::GuardTripped {
+            reason: &trip.reason,
+            would_withdraw: trip.would_withdraw,
+        });
+    }
+}
+
+/// Names a run in progress bars and events.
+fn run_tag(options: &ImportOptions, run: Option<RunId>) -> RunTag {
+    RunTag {
+        integration: options.integration.clone(),
+        crm: options.crm.clone(),
+        agency: options.agency_code.clone(),
+        run_id: run,
+    }
+}
+
 /// Decides whether withdrawing the listings the feed did not contain is
-/// safe. Returns the reason a guard stops it, or `None` to go ahead.
+/// safe. Returns why a guard stops it, or `None` to go ahead.
 fn guard(
     counts: &RunCounts,
     store: &dyn Store,
@@ -618,7 +690,7 @@ fn guard(
     other_agencies: &BTreeMap<String, u64>,
     active_before: u64,
     full_snapshot: bool,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Option<GuardTrip>> {
     let missing_count = match integration {
         Some(integration) => store.count_unseen(integration)?,
         None => 0,
@@ -667,7 +739,12 @@ fn guard(
     } else {
         None
     };
-    Ok(reason.filter(|_| !options.allow_mass_withdrawal))
+    Ok(reason
+        .filter(|_| !options.allow_mass_withdrawal)
+        .map(|reason| GuardTrip {
+            reason,
+            would_withdraw: missing_count,
+        }))
 }
 
 #[cfg(test)]
@@ -717,6 +794,7 @@ mod tests {
 
     fn options() -> ImportOptions {
         ImportOptions {
+            integration: "fake/A1".to_string(),
             crm: "fake".to_string(),
             agency_code: "A1".to_string(),
             organization: None,

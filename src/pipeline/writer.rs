@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use crate::crm::adapter::{KeptIds, RawRecord};
 use crate::listing::Listing;
 use crate::record::RecordIssue;
+use crate::report::events::LastListing;
+use crate::report::progress::RunProgress;
 use crate::store::lock::{HEARTBEAT_SECONDS, LockToken};
 use crate::store::{ApplyOutcome, IntegrationId, ListingRow, RunCounts, RunId, Store};
 
@@ -53,6 +55,8 @@ pub struct Written {
     pub late_issues: Vec<RecordIssue>,
     /// Messages for people about what the writer decided.
     pub notes: Vec<String>,
+    /// The listing applied last, named in progress events.
+    pub last_listing: Option<LastListing>,
 }
 
 /// Destination of the writer's decisions.
@@ -77,10 +81,11 @@ pub struct Writer<'s> {
     pending: usize,
     last_heartbeat: Instant,
     written: Written,
+    progress: RunProgress,
 }
 
 impl<'s> Writer<'s> {
-    pub fn new(store: &'s mut dyn Store, source: String, target: Target) -> Self {
+    pub fn new(store: &'s mut dyn Store, source: String, target: Target, progress: RunProgress) -> Self {
         Self {
             store,
             source,
@@ -91,7 +96,9 @@ impl<'s> Writer<'s> {
                 counts: RunCounts::default(),
                 late_issues: Vec::new(),
                 notes: Vec::new(),
+                last_listing: None,
             },
+            progress,
         }
     }
 
@@ -143,6 +150,8 @@ impl<'s> Writer<'s> {
                 }
             }
             self.commit_if_due()?;
+            self.progress
+                .listings(self.written.counts.seen, self.written.last_listing.as_ref());
         }
         Ok(self.written)
     }
@@ -176,7 +185,13 @@ impl<'s> Writer<'s> {
         }
         self.store.heartbeat(lock)?;
         self.store.record_counts(*run, &self.written.counts)?;
+        let started = Instant::now();
         self.store.commit()?;
+        tracing::debug!(
+            writes = self.pending,
+            commit_ms = started.elapsed().as_millis() as u64,
+            "batch committed"
+        );
         self.store.begin()?;
         self.pending = 0;
         self.last_heartbeat = Instant::now();
@@ -278,6 +293,7 @@ impl<'s> Writer<'s> {
         }
 
         let was_active = existing.as_ref().is_some_and(|stored| !stored.withdrawn);
+        let mut id = existing.as_ref().map(|stored| stored.id);
         let outcome = match (existing, &self.target) {
             (Some(stored), _) if stored.content_hash == row.content_hash && stored.withdrawn == withdrawn => {
                 ApplyOutcome::Unchanged
@@ -299,13 +315,14 @@ impl<'s> Writer<'s> {
                 ApplyOutcome::Updated
             }
             (None, Target::Store { integration, run, .. }) => {
-                let id = self
+                let created = self
                     .store
                     .insert_listing(*integration, *run, row, &raw.to_json()?)?;
-                self.store.mark_seen(id, line)?;
+                self.store.mark_seen(created, line)?;
                 if withdrawn {
-                    self.store.withdraw_listing(id, *run)?;
+                    self.store.withdraw_listing(created, *run)?;
                 }
+                id = Some(created);
                 ApplyOutcome::Created
             }
         };
@@ -314,6 +331,11 @@ impl<'s> Writer<'s> {
             self.pending += 1;
         }
 
+        self.written.last_listing = Some(LastListing {
+            id: id.filter(|_| self.run().is_some()),
+            source_id: source_id.clone(),
+            reference: row.listing.reference.clone(),
+        });
         let counts = &mut self.written.counts;
         counts.seen += 1;
         match outcome {

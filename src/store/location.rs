@@ -108,6 +108,7 @@ impl Database {
     /// # Errors
     /// The file or server cannot be reached or used; the message gives the cause.
     pub fn open(&self) -> anyhow::Result<Box<dyn Store>> {
+        tracing::info!(database = %self, "opening the database");
         Ok(match self {
             Self::Sqlite(path) => Box::new(SqliteStore::open(path)?),
             Self::Postgres(target) => Box::new(PostgresStore::open(target)?),

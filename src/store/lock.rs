@@ -33,16 +33,9 @@ impl fmt::Display for LockedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "another run of {} {} is in progress: pid {} on {}, since {}; wait for it to finish",
+            "another run of {} {} is in progress: pid {} on {}, since {}",
             self.crm, self.agency_code, self.pid, self.host, self.acquired_at
-        )?;
-        match &self.expires_at {
-            Some(expires_at) => write!(
-                f,
-                ", or, if that process is gone, retry after {expires_at}, when its lock expires"
-            ),
-            None => f.write_str(" (the lock ends as soon as that process or its database connection does)"),
-        }
+        )
     }
 }
 

@@ -56,7 +56,7 @@ pub enum FtpError {
         #[source]
         source: suppaftp::FtpError,
     },
-    #[error("the FTP server {address} refused the login of user {user}; check the password in {variable}")]
+    #[error("the FTP server {address} refused the login of user {user}")]
     Login {
         address: String,
         user: String,
@@ -356,6 +356,7 @@ async fn timed<T>(
     action: &str,
     command: impl std::future::Future<Output = suppaftp::FtpResult<T>>,
 ) -> Result<T, FtpError> {
+    tracing::debug!(host = %settings.host, action, "FTP command");
     match tokio::time::timeout(settings.timeout, command).await {
         Err(_) => Err(FtpError::TimedOut {
             action: action.to_string(),

@@ -122,6 +122,7 @@ impl HttpClient {
             if let Some(auth) = auth {
                 request = request.basic_auth(&auth.user, Some(&auth.password));
             }
+            tracing::debug!(url, attempt, "GET");
             let retry_after = match request.send().await {
                 Ok(response) if response.status().is_success() => match response.bytes().await {
                     Ok(body) => return Ok(body.to_vec()),
@@ -136,6 +137,7 @@ impl HttpClient {
                 },
                 Ok(response) => {
                     let status = response.status();
+                    tracing::debug!(url, status = status.as_u16(), "GET answered with an error status");
                     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
                         return Err(HttpError::Authentication {
                             url: url.to_string(),

@@ -236,8 +236,11 @@ fn refused_login_names_the_variable() {
     assert_eq!(refused.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        stderr
-            .contains("refused the login of user passerelle; check the password in PASSERELLE_FTP_PASSWORD"),
+        stderr.contains("refused the login of user passerelle\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\nhint: the password is read from the environment variable PASSERELLE_FTP_PASSWORD"),
         "{stderr}"
     );
     assert!(!stderr.contains("wrong-password"), "the password was printed");
