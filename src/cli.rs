@@ -544,6 +544,33 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Every command and argument explains itself in `--help` and the man
+    /// pages; clap's own `--help` and `--version` aside.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn check(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if command.get_about().is_none() && !path.is_empty() {
+                missing.push(format!("command `{path}`"));
+            }
+            for argument in command.get_arguments() {
+                let id = argument.get_id().as_str();
+                if argument.get_help().is_none() && !matches!(id, "help" | "version") {
+                    missing.push(format!("`{id}` of `{path}`"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                check(
+                    sub,
+                    &format!("{path} {}", sub.get_name()).trim().to_string(),
+                    missing,
+                );
+            }
+        }
+        let mut missing = Vec::new();
+        check(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
     #[test]
     fn agent_pairs_need_both_sides() {
         assert_eq!(

@@ -1,5 +1,5 @@
-//! How an error that stopped a command is shown: its message, one line per
-//! cause, and a hint that says what to do next when one is known.
+//! Rendering of an error that stopped a command: its message, one line per
+//! cause, and a hint on what to do next when the remedy is known.
 
 use serde::Serialize;
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::record::RecordIssue;
 use crate::store::RunCounts;
 
-/// Where events go, shared by every thread of the process.
+/// Destination of the events, shared by every thread of the process.
 #[derive(Clone)]
 pub struct EventSink {
     out: Arc<Mutex<Box<dyn Write + Send>>>,

@@ -3,7 +3,7 @@
 //!
 //! Level policy:
 //! - `error` and `warn`: something went wrong that the command's own
-//!   messages may not say; shown by default.
+//!   messages may not report; shown by default.
 //! - `info`: the steps of a run (database opened, run started, listing
 //!   step and photo step done, with their durations); shown with `-v`.
 //! - `debug`: each request to a CRM or FTP server, each batch committed,

@@ -58,7 +58,7 @@ pub struct Reporter {
     terminal: Arc<Terminal>,
     quiet: bool,
     log_format: LogFormat,
-    /// Where `--events jsonl` sends its events, when given.
+    /// Destination of the `--events jsonl` stream, when given.
     events: Option<EventSink>,
     /// Whether this command may draw progress bars: not with a JSON
     /// summary or events on stdout.

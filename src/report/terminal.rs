@@ -1,6 +1,6 @@
-//! What stderr is and how to write to it: whether progress bars and colours
-//! show, and the one writer every thread goes through, so that a message
-//! or a log line never cuts a progress bar in half.
+//! The shared state of stderr: whether progress bars and colours show, and
+//! the one writer every thread goes through, so that a message or a log
+//! line never cuts a progress bar in half.
 
 use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};

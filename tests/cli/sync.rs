@@ -51,7 +51,8 @@ fn healthy_integrations_import_and_the_down_one_fails() {
     mount_all_pages(&runtime, &api);
     let settings = settings(dir.path(), ftp.port, &api.uri());
 
-    let output = sync(&settings, &[]);
+    let events_file = dir.path().join("events.jsonl");
+    let output = sync(&settings, &["--events-file", events_file.to_str().unwrap()]);
     assert_eq!(
         output.status.code(),
         Some(3),
@@ -59,6 +60,44 @@ fn healthy_integrations_import_and_the_down_one_fails() {
         String::from_utf8_lossy(&output.stderr)
     );
     let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+
+    // Each integration's events, in the order they were written.
+    let events: Vec<Value> = std::fs::read_to_string(&events_file)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let types_of = |name: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|event| event["integration"] == name)
+            .map(|event| event["type"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for name in ["sud", "azur"] {
+        let types = types_of(name);
+        assert_eq!(
+            types.first().map(String::as_str),
+            Some("run_started"),
+            "{name}: {types:?}"
+        );
+        assert!(types.iter().any(|kind| kind == "progress"), "{name}: {types:?}");
+        assert_eq!(
+            types.last().map(String::as_str),
+            Some("run_succeeded"),
+            "{name}: {types:?}"
+        );
+    }
+    assert_eq!(types_of("azur-down"), ["run_failed"]);
+    let down_event = events
+        .iter()
+        .find(|event| event["integration"] == "azur-down")
+        .unwrap();
+    assert_eq!(down_event["exit_status"], 3);
+    assert!(
+        down_event["error"].as_str().unwrap().contains("127.0.0.1:9"),
+        "{down_event}"
+    );
     let status_of = |name: &str| {
         results
             .iter()
