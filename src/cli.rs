@@ -559,11 +559,7 @@ mod tests {
                 }
             }
             for sub in command.get_subcommands() {
-                check(
-                    sub,
-                    &format!("{path} {}", sub.get_name()).trim().to_string(),
-                    missing,
-                );
+                check(sub, format!("{path} {}", sub.get_name()).trim(), missing);
             }
         }
         let mut missing = Vec::new();
