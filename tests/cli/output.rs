@@ -355,3 +355,28 @@ fn verbose_and_rust_log_choose_the_diagnostic_logs() {
         "RUST_LOG chose one module only"
     );
 }
+
+#[test]
+fn color_follows_the_flag_and_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = |extra: &[&str], no_color: Option<&str>| {
+        let mut command = passerelle();
+        command
+            .current_dir(dir.path())
+            .args(["import", "missing.csv", "--crm", "poliris", "--agency", OUEST])
+            .args(extra)
+            .env_remove("NO_COLOR");
+        if let Some(value) = no_color {
+            command.env("NO_COLOR", value);
+        }
+        String::from_utf8(command.output().unwrap().stderr).unwrap()
+    };
+    let always = missing(&["--color", "always"], Some("1"));
+    assert!(
+        always.starts_with("\u{1b}[1;31merror:\u{1b}[0m cannot import"),
+        "{always:?}"
+    );
+    // Piped stderr is not a terminal, so `auto` writes no colour.
+    assert!(missing(&[], None).starts_with("error: cannot import"));
+    assert!(missing(&["--color", "never"], None).starts_with("error: cannot import"));
+}
