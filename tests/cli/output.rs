@@ -6,46 +6,24 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::{fixture, passerelle};
+use crate::support::{fixture, passerelle, under_terminal};
 
 const OUEST: &str = "AGENCE-OUEST";
 /// The agency of rejects.csv: two rejected records, and a photo on a
 /// closed loopback port, which fails.
 const EST: &str = "AGENCE-EST";
 
-/// Runs the binary under a pseudo-terminal made by `script` (util-linux),
-/// and returns what the terminal received.
-fn under_terminal(dir: &Path, args: &[&str]) -> String {
-    let binary = assert_cmd::cargo::cargo_bin("passerelle");
-    let quoted: Vec<String> = std::iter::once(binary.display().to_string())
-        .chain(args.iter().map(|arg| (*arg).to_string()))
-        .map(|arg| format!("'{}'", arg.replace('\'', r"'\''")))
-        .collect();
-    let command = format!("stty cols 120 rows 40; exec {}", quoted.join(" "));
-    let output = std::process::Command::new("script")
-        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
-        .current_dir(dir)
-        .env("TERM", "xterm")
-        .env("XDG_CONFIG_HOME", "/nonexistent/passerelle-tests")
-        .env_remove("NO_COLOR")
-        .env_remove("PASSERELLE_CONFIG")
-        .env_remove("PASSERELLE_DATABASE")
-        .output()
-        .expect("`script` from util-linux runs the binary under a pseudo-terminal");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert_eq!(output.status.code(), Some(0), "{text}");
-    text
-}
-
 #[test]
 fn a_terminal_shows_progress_bars_unless_switched_off() {
     let dir = tempfile::tempdir().unwrap();
     let archive = fixture("photos-full.zip");
     let archive = archive.to_str().unwrap();
-    let shown = under_terminal(
+    let (code, shown) = under_terminal(
         dir.path(),
         &["import", archive, "--crm", "poliris", "--agency", OUEST],
+        &[],
     );
+    assert_eq!(code, Some(0), "{shown}");
     assert!(
         shown.contains("poliris/AGENCE-OUEST photos   ["),
         "no photos bar:\n{shown}"
@@ -54,7 +32,7 @@ fn a_terminal_shows_progress_bars_unless_switched_off() {
     assert!(shown.contains("poliris/AGENCE-OUEST listings"), "{shown}");
     assert!(shown.contains("status: succeeded"), "{shown}");
 
-    let hidden = under_terminal(
+    let (code, hidden) = under_terminal(
         dir.path(),
         &[
             "import",
@@ -67,7 +45,9 @@ fn a_terminal_shows_progress_bars_unless_switched_off() {
             "--database",
             "second.db",
         ],
+        &[],
     );
+    assert_eq!(code, Some(0), "{hidden}");
     assert!(!hidden.contains("photos   ["), "{hidden}");
     assert!(hidden.contains("status: succeeded"), "{hidden}");
 }
@@ -135,22 +115,19 @@ fn quiet_prints_only_what_needs_acting_on() {
         );
     }
 
-    let failed = passerelle()
-        .current_dir(dir.path())
-        .args([
-            "import",
-            "missing.csv",
-            "--crm",
-            "poliris",
-            "--agency",
-            OUEST,
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
+    let failed = import_missing(dir.path()).arg("--quiet").output().unwrap();
     assert_eq!(failed.status.code(), Some(3));
     let stderr = String::from_utf8(failed.stderr).unwrap();
     assert!(stderr.starts_with("error: cannot import missing.csv"), "{stderr}");
+}
+
+/// Returns an import of a file that does not exist, run in `dir`.
+fn import_missing(dir: &Path) -> assert_cmd::Command {
+    let mut command = passerelle();
+    command
+        .current_dir(dir)
+        .args(["import", "missing.csv", "--crm", "poliris", "--agency", OUEST]);
+    command
 }
 
 fn events(text: &str) -> Vec<Value> {
@@ -274,18 +251,8 @@ fn a_tripped_guard_is_an_event_and_a_hint() {
 #[test]
 fn a_run_that_cannot_start_ends_with_run_failed() {
     let dir = tempfile::tempdir().unwrap();
-    let output = passerelle()
-        .current_dir(dir.path())
-        .args([
-            "import",
-            "missing.csv",
-            "--crm",
-            "poliris",
-            "--agency",
-            OUEST,
-            "--events",
-            "jsonl",
-        ])
+    let output = import_missing(dir.path())
+        .args(["--events", "jsonl"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
@@ -360,12 +327,8 @@ fn verbose_and_rust_log_choose_the_diagnostic_logs() {
 fn color_follows_the_flag_and_no_color() {
     let dir = tempfile::tempdir().unwrap();
     let missing = |extra: &[&str], no_color: Option<&str>| {
-        let mut command = passerelle();
-        command
-            .current_dir(dir.path())
-            .args(["import", "missing.csv", "--crm", "poliris", "--agency", OUEST])
-            .args(extra)
-            .env_remove("NO_COLOR");
+        let mut command = import_missing(dir.path());
+        command.args(extra).env_remove("NO_COLOR");
         if let Some(value) = no_color {
             command.env("NO_COLOR", value);
         }

@@ -18,6 +18,33 @@ pub fn passerelle() -> Command {
     command
 }
 
+/// Runs the binary in `dir` under a pseudo-terminal made by `script`
+/// (util-linux), 120 columns wide, with `envs` set. Returns the exit status
+/// and what the terminal received.
+pub fn under_terminal(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String) {
+    let binary = assert_cmd::cargo::cargo_bin("passerelle");
+    let quoted: Vec<String> = std::iter::once(binary.display().to_string())
+        .chain(args.iter().map(|arg| (*arg).to_string()))
+        .map(|arg| format!("'{}'", arg.replace('\'', r"'\''")))
+        .collect();
+    let command = format!("stty cols 120 rows 40; exec {}", quoted.join(" "));
+    let output = std::process::Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .current_dir(dir)
+        .env("TERM", "xterm")
+        .env("XDG_CONFIG_HOME", "/nonexistent/passerelle-tests")
+        .env_remove("NO_COLOR")
+        .env_remove("PASSERELLE_CONFIG")
+        .env_remove("PASSERELLE_DATABASE")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("`script` from util-linux runs the binary under a pseudo-terminal");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
 /// Returns the path of a file under `fixtures/poliris/`.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::apimo::{PROVIDER, TOKEN, mount_all_pages, start_server as start_api};
 use crate::ftp::{PASSWORD, start_server as start_ftp};
-use crate::support::{SettingsFile, fixture, open_database, passerelle};
+use crate::support::{SettingsFile, fixture, open_database, passerelle, under_terminal};
 
 fn settings(dir: &Path, ftp_port: u16, api_url: &str) -> std::path::PathBuf {
     SettingsFile::new()
@@ -531,4 +531,41 @@ fn missing_credential_is_a_usage_error_as_in_fetch() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("missing credential"), "{stderr}");
+}
+
+#[test]
+fn a_terminal_shows_one_bar_per_running_integration() {
+    use passerelle::crm::poliris::synthetic;
+    use passerelle::encoding::TextEncoding;
+
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("ftp-root/hektor");
+    std::fs::create_dir_all(&drops).unwrap();
+    for agency in ["NORD", "SUD"] {
+        let mut file = std::fs::File::create(drops.join(format!("{agency}.csv"))).unwrap();
+        synthetic::write_export(&mut file, agency, 4_000, 9, 0, TextEncoding::Utf8).unwrap();
+    }
+    let ftp = start_ftp(&dir.path().join("ftp-root"), 54400..=54499);
+    let settings = SettingsFile::new()
+        .ftp(ftp.port)
+        .integration("nord", "hektor", "NORD", "")
+        .integration("sud", "hektor", "SUD", "")
+        .write(dir.path());
+
+    let (code, shown) = under_terminal(
+        dir.path(),
+        &[
+            "sync",
+            "--jobs",
+            "2",
+            "--no-photos",
+            "--config",
+            settings.to_str().unwrap(),
+        ],
+        &[("PASSERELLE_FTP_PASSWORD", PASSWORD)],
+    );
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("nord listings"), "no bar for nord:\n{shown}");
+    assert!(shown.contains("sud listings"), "no bar for sud:\n{shown}");
+    assert!(shown.contains("succeeded"), "{shown}");
 }
