@@ -217,7 +217,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check a settings file and report every problem with its key path: unknown keys, unknown CRM codes, repeated names, invalid values and environment variables that are not set. Exit status 2 when any')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check a settings file and report every problem with its key path: unknown keys, unknown CRM codes, repeated names, invalid values and environment variables that are not set. Exits with status 2 when it finds a problem, else 0')
             [CompletionResult]::new('crontab', 'crontab', [CompletionResultType]::ParameterValue, 'Print crontab lines that sync each integration on its `schedule`, with absolute paths to this program and the settings file')
             break
         }

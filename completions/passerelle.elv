@@ -205,7 +205,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand check 'Check a settings file and report every problem with its key path: unknown keys, unknown CRM codes, repeated names, invalid values and environment variables that are not set. Exit status 2 when any'
+            cand check 'Check a settings file and report every problem with its key path: unknown keys, unknown CRM codes, repeated names, invalid values and environment variables that are not set. Exits with status 2 when it finds a problem, else 0'
             cand crontab 'Print crontab lines that sync each integration on its `schedule`, with absolute paths to this program and the settings file'
         }
         &'passerelle;config;check'= {

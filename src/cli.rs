@@ -239,7 +239,8 @@ impl PhotoArgs {
 pub enum ConfigAction {
     /// Check a settings file and report every problem with its key path:
     /// unknown keys, unknown CRM codes, repeated names, invalid values and
-    /// environment variables that are not set. Exit status 2 when any.
+    /// environment variables that are not set. Exits with status 2 when it
+    /// finds a problem, else 0.
     Check {
         /// The file to check [default: --config, PASSERELLE_CONFIG, else
         /// $XDG_CONFIG_HOME/passerelle/config.toml].

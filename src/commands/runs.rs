@@ -140,8 +140,10 @@ fn run_lines(run: &RunRecord) -> Vec<String> {
             counts.seen, counts.created, counts.updated, counts.unchanged, counts.withdrawn, counts.kept
         ),
         format!(
-            "records:  {} rejected, {} of other agencies, {} warnings",
-            counts.rejected, counts.skipped, counts.warnings
+            "records:  {} rejected, {} of other agencies, {}",
+            counts.rejected,
+            counts.skipped,
+            crate::report::plural(counts.warnings, "warning")
         ),
         format!(
             "photos:   {} stored, {} reused, {} failed",

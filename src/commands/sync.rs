@@ -80,7 +80,10 @@ pub fn run(args: &SyncArgs, config: &ConfigFile, reporter: &mut Reporter) -> any
 
     match args.format {
         SummaryFormat::Json => reporter.data(&serde_json::to_string(&results)?)?,
-        SummaryFormat::Text => print_table(&results, reporter)?,
+        SummaryFormat::Text => {
+            let events_on_stdout = args.events.events.is_some() && args.events.events_file.is_none();
+            print_table(&results, reporter, events_on_stdout)?;
+        }
     }
     reporter.flush()?;
     Ok(worst(results.iter().map(|result| result.exit)))
@@ -459,8 +462,18 @@ fn record_failure(entry: &IntegrationConfig, database: &Database, error: &anyhow
     }
 }
 
-fn print_table(results: &[SyncResult], reporter: &mut Reporter) -> std::io::Result<()> {
-    reporter.data(&format!(
+/// Prints the summary table on stdout, or on stderr when stdout carries the
+/// `--events jsonl` stream, which must stay one JSON object per line.
+fn print_table(results: &[SyncResult], reporter: &mut Reporter, to_stderr: bool) -> std::io::Result<()> {
+    let mut print = |line: String| {
+        if to_stderr {
+            reporter.info(&line);
+            Ok(())
+        } else {
+            reporter.data(&line)
+        }
+    };
+    print(format!(
         "{:<20} {:<16} {:>7} {:>7} {:>9} {:>9} {:>8} {:>14} {:>9}",
         "INTEGRATION",
         "STATUS",
@@ -474,7 +487,7 @@ fn print_table(results: &[SyncResult], reporter: &mut Reporter) -> std::io::Resu
     ))?;
     for result in results {
         let counts = result.counts.unwrap_or_default();
-        reporter.data(&format!(
+        print(format!(
             "{:<20} {:<16} {:>7} {:>7} {:>9} {:>9} {:>8} {:>14} {:>9.1}",
             result.integration,
             result.status,
@@ -491,14 +504,15 @@ fn print_table(results: &[SyncResult], reporter: &mut Reporter) -> std::io::Resu
 }
 
 /// Returns the most serious status: an integration that could not be
-/// synced, then a locked one, a tripped guard, rejected records, success.
+/// fetched or imported, then one stopped by a setting or a missing
+/// credential, a locked one, a tripped guard, rejected records, success.
 fn worst(statuses: impl Iterator<Item = ExitStatus>) -> ExitStatus {
     let rank = |status: &ExitStatus| match status {
         ExitStatus::Unreadable => 5,
-        ExitStatus::Locked => 4,
-        ExitStatus::GuardTripped => 3,
-        ExitStatus::RecordsRejected => 2,
-        ExitStatus::Usage => 1,
+        ExitStatus::Usage => 4,
+        ExitStatus::Locked => 3,
+        ExitStatus::GuardTripped => 2,
+        ExitStatus::RecordsRejected => 1,
         ExitStatus::Success => 0,
     };
     statuses.max_by_key(rank).unwrap_or(ExitStatus::Success)

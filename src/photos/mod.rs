@@ -503,6 +503,7 @@ impl Step<'_> {
     fn reuse(&mut self, job: &Job, validators: Option<Validators>) -> anyhow::Result<bool> {
         let validators = validators.filter(|validators| !validators.is_empty());
         if job.all_stored() {
+            tracing::trace!(location = job.source.location(), "photo unchanged");
             self.counts.reused += job.rows.len() as u64;
             self.record(Update::Unchanged {
                 ids: job.ids(),
@@ -633,6 +634,7 @@ impl Step<'_> {
                         self.counts.stored += 1;
                     }
                 }
+                tracing::trace!(location = job.source.location(), "photo stored");
                 self.recent.insert(image.content_hash.clone(), image.clone());
                 self.record(Update::Stored {
                     ids,
@@ -647,6 +649,7 @@ impl Step<'_> {
     }
 
     fn fail(&mut self, job: &Job, error: &str) -> anyhow::Result<()> {
+        tracing::trace!(location = job.source.location(), error, "photo failed");
         self.counts.failed += job.rows.len() as u64;
         let entry = self
             .failures

@@ -204,6 +204,7 @@ pub fn import(
         let result = import_locked(store, feed, options, reporter, &lock);
         // Release even after an error; a lock left behind would only expire.
         let released = store.release_lock(&lock);
+        tracing::debug!(crm = %options.crm, agency_code = %options.agency_code, "lock released");
         let summary = result?;
         released?;
         return Ok(summary);
@@ -463,6 +464,7 @@ pub fn import_photos(
     })();
     if options.held_lock.is_none() {
         let released = store.release_lock(lock);
+        tracing::debug!(crm = %options.crm, agency_code = %options.agency_code, "lock released");
         let summary = result?;
         released?;
         return Ok(summary);

@@ -272,6 +272,9 @@ fn failures_and_guards_reach_the_webhook() {
 [database]
 path = "passerelle.db"
 
+[staging]
+path = "staging"
+
 [notify]
 webhook_url = "{}/hook"
 timeout_seconds = 2

@@ -108,6 +108,7 @@ async fn download(
                 get = get.header(header::IF_MODIFIED_SINCE, last_modified);
             }
         }
+        tracing::debug!(url, attempt, "GET feed");
         let transient = match get.send().await {
             Ok(response)
                 if response.status().is_server_error()
