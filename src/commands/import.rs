@@ -102,7 +102,9 @@ pub fn prepare_output(
         reporter.hide_progress();
     }
     if let Some(path) = &events.events_file {
-        reporter.set_events(EventSink::file(path)?);
+        // A path that cannot be written is a bad argument, like a bad flag.
+        let sink = EventSink::file(path).map_err(|error| UsageError(format!("{error:#}")))?;
+        reporter.set_events(sink);
     } else if on_stdout {
         reporter.set_events(EventSink::stdout());
     }

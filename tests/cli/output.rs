@@ -270,6 +270,15 @@ fn events_and_a_json_summary_cannot_share_stdout() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("pass --events-file PATH"));
 
+    let unwritable = import_rejects(dir.path(), &["--events-file", "no-such-folder/events.jsonl"]);
+    assert_eq!(unwritable.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unwritable.stderr)
+            .contains("cannot open the events file no-such-folder/events.jsonl"),
+        "{}",
+        String::from_utf8_lossy(&unwritable.stderr)
+    );
+
     let split = import_rejects(
         dir.path(),
         &["--events-file", "events.jsonl", "--format", "json", "--no-photos"],
