@@ -45,6 +45,10 @@ pub struct EncodingScan {
     pub valid_utf8: bool,
     /// At least one byte is outside ASCII.
     pub non_ascii: bool,
+    /// Offset of the first byte that is not valid UTF-8.
+    pub first_invalid: Option<u64>,
+    /// Characters outside ASCII that were valid UTF-8 before that byte.
+    pub utf8_before_invalid: u64,
 }
 
 impl EncodingScan {
@@ -71,6 +75,25 @@ impl EncodingScan {
             _ => None,
         }
     }
+
+    /// Explains why a detected Windows-1252 may be wrong: the file was
+    /// valid UTF-8, accented letters included, up to one stray byte. Read as
+    /// Windows-1252, those letters come out garbled (`Ã©` for `é`).
+    pub fn stray_byte(self) -> Option<String> {
+        let offset = self.first_invalid?;
+        (self.utf8_before_invalid > 0).then(|| {
+            format!(
+                "byte {offset} is not valid UTF-8, although the {} non-ASCII characters before it are, so \
+                 the file is read as Windows-1252; if its accents come out garbled, pass --encoding utf-8",
+                self.utf8_before_invalid
+            )
+        })
+    }
+}
+
+/// Counts the characters outside ASCII in valid UTF-8: one lead byte each.
+fn count_utf8_characters(valid: &[u8]) -> u64 {
+    valid.iter().filter(|byte| **byte >= 0xC0).count() as u64
 }
 
 /// Reads a whole source once and reports whether it is valid UTF-8 and
@@ -80,9 +103,13 @@ pub fn scan_encoding(mut source: impl Read) -> io::Result<EncodingScan> {
     let mut scan = EncodingScan {
         valid_utf8: true,
         non_ascii: false,
+        first_invalid: None,
+        utf8_before_invalid: 0,
     };
     // Bytes of a UTF-8 sequence cut by the end of the previous chunk.
     let mut carried = 0;
+    // Offset in the source of the buffer's first byte.
+    let mut offset: u64 = 0;
     loop {
         let read = match source.read(&mut buffer[carried..]) {
             Ok(read) => read,
@@ -90,7 +117,10 @@ pub fn scan_encoding(mut source: impl Read) -> io::Result<EncodingScan> {
             Err(error) => return Err(error),
         };
         if read == 0 {
-            scan.valid_utf8 &= carried == 0;
+            if carried > 0 && scan.valid_utf8 {
+                scan.valid_utf8 = false;
+                scan.first_invalid = Some(offset);
+            }
             return Ok(scan);
         }
         let filled = carried + read;
@@ -100,14 +130,23 @@ pub fn scan_encoding(mut source: impl Read) -> io::Result<EncodingScan> {
             continue;
         }
         match std::str::from_utf8(&buffer[..filled]) {
-            Ok(_) => carried = 0,
+            Ok(_) => {
+                scan.utf8_before_invalid += count_utf8_characters(&buffer[..filled]);
+                offset += filled as u64;
+                carried = 0;
+            }
             Err(error) if error.error_len().is_none() => {
                 let valid = error.valid_up_to();
+                scan.utf8_before_invalid += count_utf8_characters(&buffer[..valid]);
+                offset += valid as u64;
                 buffer.copy_within(valid..filled, 0);
                 carried = filled - valid;
             }
-            Err(_) => {
+            Err(error) => {
+                let valid = error.valid_up_to();
+                scan.utf8_before_invalid += count_utf8_characters(&buffer[..valid]);
                 scan.valid_utf8 = false;
+                scan.first_invalid = Some(offset + valid as u64);
                 carried = 0;
             }
         }
@@ -159,6 +198,30 @@ mod tests {
             detect_encoding(&b"abc\xC3"[..]).unwrap(),
             TextEncoding::Windows1252
         );
+    }
+
+    #[test]
+    fn stray_byte_in_utf8_is_located() {
+        let scan = scan_encoding(ByteByByte(
+            "Nîmes, cœur "
+                .as_bytes()
+                .iter()
+                .chain(b"\xff rest")
+                .copied()
+                .collect::<Vec<u8>>()
+                .as_slice(),
+        ))
+        .unwrap();
+        assert_eq!(scan.encoding(), TextEncoding::Windows1252);
+        assert_eq!(scan.first_invalid, Some(14));
+        assert_eq!(scan.utf8_before_invalid, 2);
+        let warning = scan.stray_byte().unwrap();
+        assert!(warning.starts_with("byte 14 is not valid UTF-8"), "{warning}");
+
+        let legacy = scan_encoding(&b"N\xeemes"[..]).unwrap();
+        assert_eq!(legacy.first_invalid, Some(1));
+        assert_eq!(legacy.stray_byte(), None, "no UTF-8 before: a Windows-1252 file");
+        assert_eq!(scan_encoding(&b"abc\xC3"[..]).unwrap().first_invalid, Some(3));
     }
 
     #[test]

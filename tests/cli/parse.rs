@@ -388,6 +388,29 @@ fn forced_encoding_overrides_detection() {
 }
 
 #[test]
+fn stray_byte_in_utf8_file_is_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(path("snapshot-1.csv")).unwrap();
+    let second_record = bytes.iter().position(|byte| *byte == b'\n').unwrap() + 1;
+    // A Windows-1252 `é` (0xE9) left in the second record of a UTF-8 file.
+    let at = second_record + 1;
+    bytes.insert(at, 0xE9);
+    let file = dir.path().join("Annonces.csv");
+    std::fs::write(&file, &bytes).unwrap();
+
+    let (output, _) = parse(&[file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains(&format!(
+            "Annonces.csv: byte {at} is not valid UTF-8, although the"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pass --encoding utf-8"), "{stderr}");
+}
+
+#[test]
 fn missing_input_exits_3_naming_it() {
     let output = passerelle()
         .args(["parse", "no/such/Annonces.csv"])

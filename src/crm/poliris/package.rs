@@ -248,7 +248,10 @@ impl PolirisPackage {
             .with_listings(|source| scan_encoding(source))?
             .map_err(|source| self.listings_error(source))?;
         let Some(encoding) = forced else {
-            return Ok((scan.encoding(), None));
+            let warning = scan
+                .stray_byte()
+                .map(|reason| format!("{}: {reason}", self.listings_name()));
+            return Ok((scan.encoding(), warning));
         };
         let warning = scan.forced_mismatch(encoding).map(|reason| {
             format!(
