@@ -47,8 +47,8 @@ pub struct EncodingScan {
     pub non_ascii: bool,
     /// Offset of the first byte that is not valid UTF-8.
     pub first_invalid: Option<u64>,
-    /// Characters outside ASCII that were valid UTF-8 before that byte.
-    pub utf8_before_invalid: u64,
+    /// The bytes before that one hold non-ASCII characters, all valid UTF-8.
+    pub utf8_before_invalid: bool,
 }
 
 impl EncodingScan {
@@ -81,19 +81,13 @@ impl EncodingScan {
     /// Windows-1252, those letters come out garbled (`Ã©` for `é`).
     pub fn stray_byte(self) -> Option<String> {
         let offset = self.first_invalid?;
-        (self.utf8_before_invalid > 0).then(|| {
+        self.utf8_before_invalid.then(|| {
             format!(
-                "byte {offset} is not valid UTF-8, although the {} non-ASCII characters before it are, so \
-                 the file is read as Windows-1252; if its accents come out garbled, pass --encoding utf-8",
-                self.utf8_before_invalid
+                "byte {offset} is not valid UTF-8, although the accented text before it is, so the file is \
+                 read as Windows-1252; if its accents come out garbled, pass --encoding utf-8"
             )
         })
     }
-}
-
-/// Counts the characters outside ASCII in valid UTF-8: one lead byte each.
-fn count_utf8_characters(valid: &[u8]) -> u64 {
-    valid.iter().filter(|byte| **byte >= 0xC0).count() as u64
 }
 
 /// Reads a whole source once and reports whether it is valid UTF-8 and
@@ -104,12 +98,14 @@ pub fn scan_encoding(mut source: impl Read) -> io::Result<EncodingScan> {
         valid_utf8: true,
         non_ascii: false,
         first_invalid: None,
-        utf8_before_invalid: 0,
+        utf8_before_invalid: false,
     };
     // Bytes of a UTF-8 sequence cut by the end of the previous chunk.
     let mut carried = 0;
     // Offset in the source of the buffer's first byte.
     let mut offset: u64 = 0;
+    // Whether the bytes validated so far hold a non-ASCII character.
+    let mut valid_non_ascii = false;
     loop {
         let read = match source.read(&mut buffer[carried..]) {
             Ok(read) => read,
@@ -120,31 +116,34 @@ pub fn scan_encoding(mut source: impl Read) -> io::Result<EncodingScan> {
             if carried > 0 && scan.valid_utf8 {
                 scan.valid_utf8 = false;
                 scan.first_invalid = Some(offset);
+                scan.utf8_before_invalid = valid_non_ascii;
             }
             return Ok(scan);
         }
         let filled = carried + read;
-        scan.non_ascii |= !buffer[carried..filled].is_ascii();
+        let chunk_non_ascii = !buffer[carried..filled].is_ascii();
+        scan.non_ascii |= chunk_non_ascii;
         if !scan.valid_utf8 {
             carried = 0;
             continue;
         }
         match std::str::from_utf8(&buffer[..filled]) {
             Ok(_) => {
-                scan.utf8_before_invalid += count_utf8_characters(&buffer[..filled]);
+                // Carried bytes are the rest of a multi-byte character.
+                valid_non_ascii |= chunk_non_ascii || carried > 0;
                 offset += filled as u64;
                 carried = 0;
             }
             Err(error) if error.error_len().is_none() => {
                 let valid = error.valid_up_to();
-                scan.utf8_before_invalid += count_utf8_characters(&buffer[..valid]);
+                valid_non_ascii |= !buffer[..valid].is_ascii();
                 offset += valid as u64;
                 buffer.copy_within(valid..filled, 0);
                 carried = filled - valid;
             }
             Err(error) => {
                 let valid = error.valid_up_to();
-                scan.utf8_before_invalid += count_utf8_characters(&buffer[..valid]);
+                scan.utf8_before_invalid = valid_non_ascii || !buffer[..valid].is_ascii();
                 scan.valid_utf8 = false;
                 scan.first_invalid = Some(offset + valid as u64);
                 carried = 0;
@@ -214,13 +213,17 @@ mod tests {
         .unwrap();
         assert_eq!(scan.encoding(), TextEncoding::Windows1252);
         assert_eq!(scan.first_invalid, Some(14));
-        assert_eq!(scan.utf8_before_invalid, 2);
+        assert!(scan.utf8_before_invalid);
         let warning = scan.stray_byte().unwrap();
         assert!(warning.starts_with("byte 14 is not valid UTF-8"), "{warning}");
 
-        let legacy = scan_encoding(&b"N\xeemes"[..]).unwrap();
-        assert_eq!(legacy.first_invalid, Some(1));
-        assert_eq!(legacy.stray_byte(), None, "no UTF-8 before: a Windows-1252 file");
+        for legacy in [
+            scan_encoding(&b"N\xeemes"[..]).unwrap(),
+            scan_encoding(ByteByByte(b"N\xeemes")).unwrap(),
+        ] {
+            assert_eq!(legacy.first_invalid, Some(1));
+            assert_eq!(legacy.stray_byte(), None, "no UTF-8 before: a Windows-1252 file");
+        }
         assert_eq!(scan_encoding(&b"abc\xC3"[..]).unwrap().first_invalid, Some(3));
     }
 
