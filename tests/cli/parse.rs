@@ -403,7 +403,7 @@ fn stray_byte_in_utf8_file_is_warned() {
     let stderr = stderr_of(&output);
     assert!(
         stderr.contains(&format!(
-            "Annonces.csv: byte {at} is not valid UTF-8, although the"
+            "Annonces.csv: byte {at} is not valid UTF-8, although the accented text before it is"
         )),
         "{stderr}"
     );
