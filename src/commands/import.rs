@@ -200,6 +200,12 @@ pub fn import_payload(
 ) -> anyhow::Result<RunSummary> {
     let settings = request.settings;
     let crm = registry::find(&settings.crm)?;
+    if is_unfinished_fetch(request.payload) {
+        anyhow::bail!(
+            "{} is an unfinished fetch (its name ends in .partial); run passerelle fetch again",
+            request.payload.display()
+        );
+    }
     if let Some(hint) = registry::format_hint(crm, request.payload) {
         reporter.warn(&hint);
     }
@@ -268,6 +274,15 @@ pub fn import_payload(
         mark_feed_imported(request.payload, reporter);
     }
     Ok(summary)
+}
+
+/// Returns whether a payload is a staging folder that a fetch is still
+/// filling, or left behind when it failed: fetches write under a `.partial`
+/// name and rename the folder once complete.
+fn is_unfinished_fetch(payload: &Path) -> bool {
+    payload
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().ends_with(".partial"))
 }
 
 /// Processes the photos earlier runs left pending or failed for one

@@ -176,6 +176,28 @@ fn later_feed_updates_and_withdraws() {
     );
 }
 
+#[test]
+fn unfinished_fetch_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let unfinished = dir.path().join("staging/kyero/COSTA-1/20261205T040108Z.partial");
+    std::fs::create_dir_all(&unfinished).unwrap();
+    std::fs::copy(fixture("feed-1.xml"), unfinished.join("feed.xml")).unwrap();
+
+    let refused = import_as(
+        "kyero",
+        &dir.path().join("passerelle.db"),
+        &unfinished,
+        AGENCY,
+        &[],
+    );
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("is an unfinished fetch"),
+        "{}",
+        refused.stderr
+    );
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();

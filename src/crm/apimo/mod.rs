@@ -37,16 +37,6 @@ impl Adapter for ApimoAdapter {
         settings: &'a ReadSettings,
         _warnings: &mut Vec<String>,
     ) -> anyhow::Result<Box<dyn Feed + 'a>> {
-        if payload
-            .to_string_lossy()
-            .trim_end_matches('/')
-            .ends_with(".partial")
-        {
-            anyhow::bail!(
-                "{} is an unfinished fetch (its name ends in .partial); run passerelle fetch again",
-                payload.display()
-            );
-        }
         let (pages, manifest) = staged_pages(payload)?;
         Ok(Box::new(ApimoFeed {
             source: payload.display().to_string(),
