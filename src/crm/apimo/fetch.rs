@@ -75,7 +75,7 @@ pub fn fetch_to_staging(request: &FetchRequest<'_>) -> anyhow::Result<PathBuf> {
         .context("cannot start the HTTP runtime")?;
     let mut client = HttpClient::new(request.http.clone())?;
     let first_url = page_url(base, request.agency_code, 0);
-    let (total_items, pages) = runtime.block_on(async {
+    let fetched = runtime.block_on(async {
         let mut offset = 0;
         let mut pages = 0;
         let mut total_items;
@@ -106,7 +106,16 @@ pub fn fetch_to_staging(request: &FetchRequest<'_>) -> anyhow::Result<PathBuf> {
             }
         }
         anyhow::Ok((total_items, pages))
-    })?;
+    });
+    // The pages of a failed fetch are never imported, so they go, as a
+    // failed Kyero fetch's feed does, rather than pile up at each retry.
+    let (total_items, pages) = match fetched {
+        Ok(counts) => counts,
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(error);
+        }
+    };
 
     let manifest = Manifest {
         crm: request.crm.to_string(),
