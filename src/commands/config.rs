@@ -3,6 +3,7 @@
 
 use crate::cli::ConfigAction;
 use crate::config::{self, check, schedule};
+use crate::crm::registry::{self, Transport};
 use crate::exit::{ExitStatus, UsageError};
 use crate::report::{Reporter, plural};
 
@@ -41,6 +42,14 @@ fn crontab(path: &std::path::Path, reporter: &mut Reporter) -> anyhow::Result<Ex
             reporter.data(&format!("# {}: no schedule in the settings file", entry.name))?;
             continue;
         };
+        if registry::find(&entry.crm).is_ok_and(|crm| crm.transport == Transport::Local) {
+            reporter.data(&format!(
+                "# {}: {} files are given by path, so sync has nothing to fetch; schedule `passerelle import \
+                 FILE --integration {}` instead",
+                entry.name, entry.crm, entry.name
+            ))?;
+            continue;
+        }
         if let Some(reason) = schedule::problem(schedule) {
             return Err(UsageError(format!(
                 "{}: integrations `{}`: schedule: {reason}",

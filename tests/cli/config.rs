@@ -95,9 +95,10 @@ fn crontab_lines_follow_the_schedules() {
     let settings = dir.path().join("my settings.toml");
     std::fs::write(
         &settings,
-        "[[integrations]]\nname = \"ouest\"\ncrm = \"poliris\"\nagency = \"AGENCE-OUEST\"\n\
-         schedule = \"15  6 * * 1-5\"\n\n[[integrations]]\nname = \"est\"\ncrm = \"poliris\"\n\
-         agency = \"AGENCE-EST\"\n",
+        "[[integrations]]\nname = \"ouest\"\ncrm = \"hektor\"\nagency = \"AGENCE-OUEST\"\n\
+         schedule = \"15  6 * * 1-5\"\n\n[[integrations]]\nname = \"est\"\ncrm = \"hektor\"\n\
+         agency = \"AGENCE-EST\"\n\n[[integrations]]\nname = \"by-hand\"\ncrm = \"poliris\"\n\
+         agency = \"AGENCE-NORD\"\nschedule = \"0 7 * * *\"\n",
     )
     .unwrap();
     let output = passerelle()
@@ -113,7 +114,7 @@ fn crontab_lines_follow_the_schedules() {
     );
     let stdout = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines.len(), 4, "{stdout}");
     let program = assert_cmd::cargo::cargo_bin("passerelle");
     assert_eq!(
         lines[1],
@@ -124,10 +125,15 @@ fn crontab_lines_follow_the_schedules() {
         )
     );
     assert_eq!(lines[2], "# est: no schedule in the settings file");
+    assert_eq!(
+        lines[3],
+        "# by-hand: poliris files are given by path, so sync has nothing to fetch; schedule `passerelle \
+         import FILE --integration by-hand` instead"
+    );
 
     std::fs::write(
         &settings,
-        "[[integrations]]\nname = \"ouest\"\ncrm = \"poliris\"\nagency = \"A\"\nschedule = \"daily\"\n",
+        "[[integrations]]\nname = \"ouest\"\ncrm = \"hektor\"\nagency = \"A\"\nschedule = \"daily\"\n",
     )
     .unwrap();
     let refused = passerelle()
