@@ -83,6 +83,9 @@ pub fn run(args: &SyncArgs, config: &ConfigFile, reporter: &mut Reporter) -> any
         SummaryFormat::Text => {
             let events_on_stdout = args.events.events.is_some() && args.events.events_file.is_none();
             print_table(&results, reporter, events_on_stdout)?;
+            if args.dry_run {
+                reporter.info("dry run: the counts say what would change; nothing was written");
+            }
         }
     }
     reporter.flush()?;
