@@ -257,6 +257,39 @@ fn rejected_records_are_stored_with_locators() {
 }
 
 #[test]
+fn file_cut_inside_last_record_keeps_its_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("passerelle.db");
+    assert_eq!(import(&database, &fixture("snapshot-1.csv"), OUEST, &[]).code, 0);
+
+    // Cut after column 164 of the last record, at a field boundary, so that
+    // what remains still splits cleanly: no technical id (column 175), no
+    // format version (column 301), no line end.
+    let text = std::fs::read_to_string(fixture("snapshot-1.csv")).unwrap();
+    let last_start = text.trim_end().rfind('\n').unwrap() + 1;
+    let fields: Vec<&str> = text[last_start..].split("\"!#\"").collect();
+    let cut = format!("{}{}\"", &text[..last_start], fields[..164].join("\"!#\""));
+    let file = dir.path().join("cut.csv");
+    std::fs::write(&file, cut).unwrap();
+
+    let imported = import(&database, &file, OUEST, &[]);
+    assert_eq!(imported.code, 1, "{}", imported.stderr);
+    assert_eq!(counts(&imported.summary), (0, 0, 4, 0, 1), "{}", imported.stderr);
+    assert_eq!(imported.summary["counts"]["kept"], 1);
+    assert!(
+        imported.stderr.contains("cut.csv:5: column 164")
+            && imported.stderr.contains("the file ends inside this record"),
+        "{}",
+        imported.stderr
+    );
+    assert_eq!(
+        active_source_ids(&database, OUEST).len(),
+        5,
+        "nothing is withdrawn"
+    );
+}
+
+#[test]
 fn duplicate_source_id_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("passerelle.db");

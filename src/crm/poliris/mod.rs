@@ -57,6 +57,7 @@ impl DecodedRecord<'_> {
     pub fn split_agency_id(&self) -> Option<&str> {
         let sound = match self.defect {
             Some(RecordDefect::UnterminatedQuote { rank }) => rank > rank::AGENCY_ID,
+            Some(RecordDefect::CutShort { columns, .. }) => columns > rank::AGENCY_ID,
             Some(RecordDefect::TooLong) => false,
             None => true,
         };
@@ -119,6 +120,16 @@ impl DecodedRecord<'_> {
                 );
                 return Err(self.rejection(file, None, None, reason));
             }
+            Some(RecordDefect::CutShort { columns, expected }) => {
+                let value = self.fields.last().map(|value| value.to_string());
+                let reason = format!(
+                    "the file ends inside this record, after {columns} of the {expected} columns of the record \
+                     before it: the file was cut short, most often in transfer; fetch or copy it again"
+                );
+                let mut issue = self.rejection(file, Some(columns), value, reason);
+                issue.source_id = self.readable_ids().0.map(str::to_string);
+                return Err(issue);
+            }
             None => {}
         }
         if self.fields.len() < MIN_COLUMNS {
@@ -168,6 +179,8 @@ impl DecodedRecord<'_> {
     pub fn readable_ids(&self) -> (Option<&str>, Option<&str>) {
         let sound_up_to = match self.defect {
             Some(RecordDefect::UnterminatedQuote { rank }) => rank - 1,
+            // The last column may have lost its end; the others are whole.
+            Some(RecordDefect::CutShort { columns, .. }) => columns - 1,
             Some(RecordDefect::TooLong) => 0,
             None => self.fields.len(),
         };

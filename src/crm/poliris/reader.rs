@@ -52,6 +52,9 @@ pub enum RecordDefect {
     /// The record is longer than [`MAX_RECORD_BYTES`] or spans more than
     /// [`MAX_RECORD_LINES`] lines; its tail was dropped.
     TooLong,
+    /// The input ends inside this record, with no line end, after fewer
+    /// columns than the record before it had: the file was cut short.
+    CutShort { columns: usize, expected: usize },
 }
 
 impl RawRecord {
@@ -105,6 +108,10 @@ pub struct RecordReader<R> {
     line_too_long: bool,
     /// `line` contains a physical line that belongs to the next record.
     line_pending: bool,
+    /// The last physical line read ended with a line feed.
+    line_ended: bool,
+    /// Columns of the last record read without a defect.
+    previous_columns: Option<usize>,
     record: RawRecord,
 }
 
@@ -116,6 +123,8 @@ impl<R: BufRead> RecordReader<R> {
             line: Vec::with_capacity(16 * 1024),
             line_too_long: false,
             line_pending: false,
+            line_ended: true,
+            previous_columns: None,
             record: RawRecord::default(),
         }
     }
@@ -171,6 +180,16 @@ impl<R: BufRead> RecordReader<R> {
         if too_long {
             self.record.defect = Some(RecordDefect::TooLong);
         }
+        let columns = self.record.len();
+        match self.previous_columns {
+            // Exports end their last record with a line end, or at least
+            // give it every column; a record missing both was cut.
+            Some(expected) if !self.line_ended && self.record.defect.is_none() && columns < expected => {
+                self.record.defect = Some(RecordDefect::CutShort { columns, expected });
+            }
+            _ if self.record.defect.is_none() => self.previous_columns = Some(columns),
+            _ => {}
+        }
         Ok(Some(&self.record))
     }
 
@@ -202,6 +221,7 @@ impl<R: BufRead> RecordReader<R> {
                 self.line_too_long = true;
             }
             self.source.consume(length);
+            self.line_ended = ends_line;
             if ends_line {
                 break;
             }
