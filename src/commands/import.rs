@@ -254,7 +254,7 @@ pub fn import_payload(
     }
     let summary = pipeline::import(store, feed.as_mut(), &options, reporter)?;
     summarize(&summary, reporter)?;
-    print_alerts(&summary, reporter);
+    print_alerts(&summary, request, reporter);
     if let Some(reason) = &summary.guard_reason {
         let mut alert = RunAlert::new(
             &settings.name,
@@ -475,7 +475,17 @@ fn print_photo_counts(summary: &RunSummary, reporter: &mut Reporter) {
 }
 
 /// Prints what an operator must act on, whatever the summary format.
-fn print_alerts(summary: &RunSummary, reporter: &mut Reporter) {
+fn print_alerts(summary: &RunSummary, request: &ImportRequest<'_>, reporter: &mut Reporter) {
+    // A sync runs several integrations: its lines name the one they are about.
+    let name = &request.settings.name;
+    let (prefix, rerun) = if request.trigger == "sync" {
+        (
+            format!("sync {name}: "),
+            format!("passerelle sync --integration {name} --force"),
+        )
+    } else {
+        (String::new(), "--force".to_string())
+    };
     if summary.counts.skipped > 0 {
         let agencies: Vec<String> = summary
             .other_agencies
@@ -483,7 +493,7 @@ fn print_alerts(summary: &RunSummary, reporter: &mut Reporter) {
             .map(|(agency, count)| format!("{agency} ({count})"))
             .collect();
         reporter.warn(&format!(
-            "skipped {} of other agencies: {}; import them with --agency CODE",
+            "{prefix}skipped {} of other agencies: {}; import them with --agency CODE",
             plural(summary.counts.skipped, "record"),
             agencies.join(", ")
         ));
@@ -491,14 +501,18 @@ fn print_alerts(summary: &RunSummary, reporter: &mut Reporter) {
     if let Some(reason) = &summary.guard_reason {
         let hint = if summary.would_withdraw > 0 {
             format!(
-                "if the feed is right, run again with --force to withdraw the {} it lacks",
+                "if the feed is right, run again with {rerun} to withdraw the {} it lacks",
                 plural(summary.would_withdraw, "active listing")
             )
         } else {
-            "check the feed and the agency code; --force lets the next run withdraw whatever it lacks"
+            "check that the CRM and the agency code match the file; `passerelle parse FILE` shows the \
+             agencies and records it holds"
                 .to_string()
         };
-        reporter.error_with_hint(&format!("guard tripped, nothing withdrawn: {reason}"), &hint);
+        reporter.error_with_hint(
+            &format!("{prefix}guard tripped, nothing withdrawn: {reason}"),
+            &hint,
+        );
     }
 }
 

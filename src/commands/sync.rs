@@ -206,6 +206,7 @@ fn sync_one(
             result.status = summary.status.as_str().to_string();
             result.exit = exit_status(&summary);
             result.counts = Some(summary.counts);
+            result.error = summary.guard_reason.clone();
         }
         Ok(None) => result.status = "skipped".to_string(),
         // A feed that did not change since the last fetch: nothing to import.

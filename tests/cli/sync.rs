@@ -235,6 +235,34 @@ fn healthy_integrations_import_and_the_down_one_fails() {
     assert_eq!(finished["status"], "succeeded");
     assert_eq!(finished["counts"]["unchanged"], 5);
     assert!(finished["time"].as_str().is_some_and(|time| time.ends_with('Z')));
+
+    // A drop with one of the four listings trips the guard, and the error
+    // names the integration and how to force that one alone.
+    let text = std::fs::read(fixture("cp1252-crlf.csv")).unwrap();
+    let first_record = text.windows(2).position(|pair| pair == b"\r\n").unwrap() + 2;
+    std::fs::write(drops.join("AGENCE-SUD.csv"), &text[..first_record]).unwrap();
+    let guarded = sync(&settings, &["--integration", "sud"]);
+    let stderr = String::from_utf8_lossy(&guarded.stderr);
+    assert_eq!(guarded.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("error: sync sud: guard tripped, nothing withdrawn"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("hint: if the feed is right, run again with passerelle sync --integration sud --force"),
+        "{stderr}"
+    );
+    let results: Vec<Value> = serde_json::from_slice(&guarded.stdout).unwrap();
+    assert_eq!(results[0]["status"], "guard_tripped");
+    assert!(
+        results[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("would withdraw 3 of 4"),
+        "{}",
+        results[0]
+    );
 }
 
 #[test]
