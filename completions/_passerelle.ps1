@@ -21,7 +21,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'passerelle' {
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors, rejected records and failed photos on stderr')
@@ -50,7 +50,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--crm', '--crm', [CompletionResultType]::ParameterName, 'CRM the export comes from; `passerelle crms` lists them')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output: one JSON listing per line, or a table for people')
             [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Show record N (1 is the first record) column by column: rank, specification name, raw value and the listing field it became')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('--all-columns', '--all-columns', [CompletionResultType]::ParameterName, 'With --explain, also list the empty columns')
@@ -70,7 +70,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--crm', '--crm', [CompletionResultType]::ParameterName, 'CRM code (or from --integration); `passerelle crms` lists them')
             [CompletionResult]::new('--agency', '--agency', [CompletionResultType]::ParameterName, 'The agency''s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds')
             [CompletionResult]::new('--staging-dir', '--staging-dir', [CompletionResultType]::ParameterName, 'Folder that receives <crm>/<agency>/<UTC time>/ [default: `staging.path` of the settings file, else ./staging]')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors, rejected records and failed photos on stderr')
@@ -96,7 +96,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--events', '--events', [CompletionResultType]::ParameterName, 'Write the run''s events as they happen: `jsonl` writes one JSON object per line, with a `type` (docs/EVENTS.md lists them), to stdout unless --events-file is given')
             [CompletionResult]::new('--events-file', '--events-file', [CompletionResultType]::ParameterName, 'Append the events to this file instead of stdout; implies --events jsonl')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary format: text on stderr for people, or one JSON object on stdout for programs')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('--allow-mass-withdrawal', '--allow-mass-withdrawal', [CompletionResultType]::ParameterName, 'Withdraw missing listings even when a guard would stop it: an export with no valid listing, one that would withdraw more than half of the active listings, or one much smaller than the last')
@@ -118,7 +118,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             break
         }
         'passerelle;completions' {
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors, rejected records and failed photos on stderr')
@@ -134,7 +134,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
         }
         'passerelle;man' {
             [CompletionResult]::new('--output-dir', '--output-dir', [CompletionResultType]::ParameterName, 'Write passerelle.1 and one page per subcommand (passerelle-import.1, …) into this directory instead of printing passerelle.1')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors, rejected records and failed photos on stderr')
@@ -150,7 +150,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
         }
         'passerelle;crms' {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output: a table for people, or one JSON array for programs')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors, rejected records and failed photos on stderr')
@@ -172,7 +172,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Number of runs listed')
             [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output: a table for people, or JSON for programs')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors, rejected records and failed photos on stderr')
@@ -190,7 +190,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
         'passerelle;runs;show' {
             [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output: a table for people, or JSON for programs')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors, rejected records and failed photos on stderr')
@@ -205,7 +205,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             break
         }
         'passerelle;config' {
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors, rejected records and failed photos on stderr')
@@ -222,7 +222,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             break
         }
         'passerelle;config;check' {
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors, rejected records and failed photos on stderr')
@@ -237,7 +237,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             break
         }
         'passerelle;config;crontab' {
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors, rejected records and failed photos on stderr')
@@ -252,7 +252,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             break
         }
         'passerelle;media' {
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors, rejected records and failed photos on stderr')
@@ -271,7 +271,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'Database whose photos are kept: a SQLite file or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]')
             [CompletionResult]::new('--min-age-minutes', '--min-age-minutes', [CompletionResultType]::ParameterName, 'Keep unreferenced files younger than this many minutes: an import running now writes files before it records them')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary: text on stderr for people, or one JSON object on stdout')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Count what would be removed, remove nothing')
@@ -295,7 +295,7 @@ Register-ArgumentCompleter -Native -CommandName 'passerelle' -ScriptBlock {
             [CompletionResult]::new('--events', '--events', [CompletionResultType]::ParameterName, 'Write the run''s events as they happen: `jsonl` writes one JSON object per line, with a `type` (docs/EVENTS.md lists them), to stdout unless --events-file is given')
             [CompletionResult]::new('--events-file', '--events-file', [CompletionResultType]::ParameterName, 'Append the events to this file instead of stdout; implies --events jsonl')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary: a table for people, or JSON for programs')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Withdraw missing listings even when a guard would stop it')

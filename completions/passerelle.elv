@@ -18,7 +18,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
     }
     var completions = [
         &'passerelle'= {
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors, rejected records and failed photos on stderr'
@@ -46,7 +46,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --crm 'CRM the export comes from; `passerelle crms` lists them'
             cand --format 'Output: one JSON listing per line, or a table for people'
             cand --explain 'Show record N (1 is the first record) column by column: rank, specification name, raw value and the listing field it became'
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand --all-columns 'With --explain, also list the empty columns'
@@ -65,7 +65,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --crm 'CRM code (or from --integration); `passerelle crms` lists them'
             cand --agency 'The agency''s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds'
             cand --staging-dir 'Folder that receives <crm>/<agency>/<UTC time>/ [default: `staging.path` of the settings file, else ./staging]'
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors, rejected records and failed photos on stderr'
@@ -90,7 +90,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --events 'Write the run''s events as they happen: `jsonl` writes one JSON object per line, with a `type` (docs/EVENTS.md lists them), to stdout unless --events-file is given'
             cand --events-file 'Append the events to this file instead of stdout; implies --events jsonl'
             cand --format 'Summary format: text on stderr for people, or one JSON object on stdout for programs'
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand --allow-mass-withdrawal 'Withdraw missing listings even when a guard would stop it: an export with no valid listing, one that would withdraw more than half of the active listings, or one much smaller than the last'
@@ -111,7 +111,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --version 'Print version'
         }
         &'passerelle;completions'= {
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors, rejected records and failed photos on stderr'
@@ -126,7 +126,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
         }
         &'passerelle;man'= {
             cand --output-dir 'Write passerelle.1 and one page per subcommand (passerelle-import.1, …) into this directory instead of printing passerelle.1'
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors, rejected records and failed photos on stderr'
@@ -141,7 +141,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
         }
         &'passerelle;crms'= {
             cand --format 'Output: a table for people, or one JSON array for programs'
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors, rejected records and failed photos on stderr'
@@ -162,7 +162,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --limit 'Number of runs listed'
             cand --database 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]'
             cand --format 'Output: a table for people, or JSON for programs'
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors, rejected records and failed photos on stderr'
@@ -179,7 +179,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
         &'passerelle;runs;show'= {
             cand --database 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]'
             cand --format 'Output: a table for people, or JSON for programs'
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors, rejected records and failed photos on stderr'
@@ -193,7 +193,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --version 'Print version'
         }
         &'passerelle;config'= {
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors, rejected records and failed photos on stderr'
@@ -209,7 +209,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand crontab 'Print crontab lines that sync each integration on its `schedule`, with absolute paths to this program and the settings file'
         }
         &'passerelle;config;check'= {
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors, rejected records and failed photos on stderr'
@@ -223,7 +223,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --version 'Print version'
         }
         &'passerelle;config;crontab'= {
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors, rejected records and failed photos on stderr'
@@ -237,7 +237,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --version 'Print version'
         }
         &'passerelle;media'= {
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand -q 'Print only errors, rejected records and failed photos on stderr'
@@ -255,7 +255,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --database 'Database whose photos are kept: a SQLite file or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]'
             cand --min-age-minutes 'Keep unreferenced files younger than this many minutes: an import running now writes files before it records them'
             cand --format 'Summary: text on stderr for people, or one JSON object on stdout'
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand --dry-run 'Count what would be removed, remove nothing'
@@ -278,7 +278,7 @@ set edit:completion:arg-completer[passerelle] = {|@words|
             cand --events 'Write the run''s events as they happen: `jsonl` writes one JSON object per line, with a `type` (docs/EVENTS.md lists them), to stdout unless --events-file is given'
             cand --events-file 'Append the events to this file instead of stdout; implies --events jsonl'
             cand --format 'Summary: a table for people, or JSON for programs'
-            cand --color 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
+            cand --color 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty'
             cand --log-format 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors'
             cand --config 'Settings file; also read from PASSERELLE_CONFIG [default: $XDG_CONFIG_HOME/passerelle/config.toml when it exists]'
             cand --force 'Withdraw missing listings even when a guard would stop it'

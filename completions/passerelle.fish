@@ -24,7 +24,7 @@ function __fish_passerelle_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c passerelle -n "__fish_passerelle_needs_command" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_needs_command" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_needs_command" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -57,7 +57,7 @@ openimmo\t'OpenImmo XML, zipped with its attachments, dropped on FTP'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l format -d 'Output: one JSON listing per line, or a table for people' -r -f -a "jsonl\t''
 table\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l explain -d 'Show record N (1 is the first record) column by column: rank, specification name, raw value and the listing field it became' -r
-complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand parse" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -78,7 +78,7 @@ kyero\t'Kyero v3 XML feed, pulled from its URL'
 openimmo\t'OpenImmo XML, zipped with its attachments, dropped on FTP'"
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l agency -d 'The agency\'s code in the CRM (Poliris column 1, the Apimo agency id). Records of other agencies in a grouped file are skipped; `passerelle parse` lists the codes a file holds' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l staging-dir -d 'Folder that receives <crm>/<agency>/<UTC time>/ [default: `staging.path` of the settings file, else ./staging]' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand fetch" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -108,7 +108,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l events 
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l events-file -d 'Append the events to this file instead of stdout; implies --events jsonl' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l format -d 'Summary format: text on stderr for people, or one JSON object on stdout for programs' -r -f -a "text\t''
 json\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -125,7 +125,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s v -l ve
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -l no-progress -d 'Draw no progress bar. Bars show only when stderr is a terminal, and never with --quiet, --log-format json, --format json or events on stdout'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand import" -s V -l version -d 'Print version'
-complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -137,7 +137,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -l no
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l output-dir -d 'Write passerelle.1 and one page per subcommand (passerelle-import.1, …) into this directory instead of printing passerelle.1' -r -F
-complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -150,7 +150,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s h -l help 
 complete -c passerelle -n "__fish_passerelle_using_subcommand man" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l format -d 'Output: a table for people, or one JSON array for programs' -r -f -a "text\t''
 json\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand crms" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -179,7 +179,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fi
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l database -d 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l format -d 'Output: a table for people, or JSON for programs' -r -f -a "text\t''
 json\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fish_seen_subcommand_from show" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -194,7 +194,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and not __fi
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l database -d 'SQLite database file, or a postgres://user:password@host/db URL; also read from PASSERELLE_DATABASE [default: PASSERELLE_DATABASE_URL, else `database.url` or `database.path` of the settings file, else passerelle.db]' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l format -d 'Output: a table for people, or JSON for programs' -r -f -a "text\t''
 json\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -205,7 +205,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_s
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -l no-progress -d 'Draw no progress bar. Bars show only when stderr is a terminal, and never with --quiet, --log-format json, --format json or events on stdout'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand runs; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -218,7 +218,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -s V -l version -d 'Print version'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -f -a "check" -d 'Check a settings file and report every problem with its key path: unknown keys, unknown CRM codes, repeated names, invalid values and environment variables that are not set. Exits with status 2 when it finds a problem, else 0'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and not __fish_seen_subcommand_from check crontab" -f -a "crontab" -d 'Print crontab lines that sync each integration on its `schedule`, with absolute paths to this program and the settings file'
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -229,7 +229,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -l no-progress -d 'Draw no progress bar. Bars show only when stderr is a terminal, and never with --quiet, --log-format json, --format json or events on stdout'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
-complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -240,7 +240,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -l no-progress -d 'Draw no progress bar. Bars show only when stderr is a terminal, and never with --quiet, --log-format json, --format json or events on stdout'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c passerelle -n "__fish_passerelle_using_subcommand config; and __fish_seen_subcommand_from crontab" -s V -l version -d 'Print version'
-complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and not __fish_seen_subcommand_from gc" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -256,7 +256,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l min-age-minutes -d 'Keep unreferenced files younger than this many minutes: an import running now writes files before it records them' -r
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l format -d 'Summary: text on stderr for people, or one JSON object on stdout' -r -f -a "text\t''
 json\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand media; and __fish_seen_subcommand_from gc" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'
@@ -282,7 +282,7 @@ complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l events -d
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l events-file -d 'Append the events to this file instead of stdout; implies --events jsonl' -r -F
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l format -d 'Summary: a table for people, or JSON for programs' -r -f -a "text\t''
 json\t''"
-complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l color -d 'Colour the `error:`, `warning:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l color -d 'Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr: `auto` does when stderr is a terminal and NO_COLOR is unset or empty' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c passerelle -n "__fish_passerelle_using_subcommand sync" -l log-format -d 'Format of the messages on stderr: `json` writes one object per line with `time`, `level` and `message`, for log collectors' -r -f -a "text\t'Lines for people'

@@ -31,7 +31,7 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Colour the `error:`, `warning:` and `hint:` prefixes on stderr:
+    /// Colour the `error:`, `warning:`, `rejected:` and `hint:` prefixes on stderr:
     /// `auto` does when stderr is a terminal and NO_COLOR is unset or empty.
     #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
     pub color: ColorChoice,

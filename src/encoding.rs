@@ -28,6 +28,14 @@ impl TextEncoding {
         }
     }
 
+    /// Returns the name that `--encoding` takes: `utf-8` or `windows-1252`.
+    pub fn flag_value(self) -> &'static str {
+        match self {
+            Self::Utf8 => "utf-8",
+            Self::Windows1252 => "windows-1252",
+        }
+    }
+
     /// Decodes bytes to text. Bytes that are invalid in the encoding become
     /// U+FFFD, which only happens when a user forces the wrong encoding.
     pub fn decode(self, bytes: &[u8]) -> Cow<'_, str> {

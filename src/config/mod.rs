@@ -95,8 +95,9 @@ pub struct PhotosSection {
     pub allow_private_networks: bool,
     /// Encoding of the variants: `jpeg`, or `webp` (lossless) [default: jpeg].
     pub format: Option<OutputFormat>,
-    /// JPEG quality, 1 to 100 [default: 82].
-    pub quality: Option<u8>,
+    /// JPEG quality, 1 to 100 [default: 82]. Read as a wider integer so
+    /// that 300 gets the range in its error, not serde's `expected u8`.
+    pub quality: Option<u32>,
     /// Variants to render, each fitting a square of `max_side` pixels
     /// [default: large 1600, thumb 400].
     pub variants: Option<Vec<VariantSpec>>,
@@ -145,7 +146,8 @@ pub fn photo_settings(file: &ConfigFile, database: &Database) -> anyhow::Result<
         render.format = format;
     }
     if let Some(quality) = section.quality {
-        render.quality = in_range("quality", quality, 1, 100)?;
+        // The range check makes the narrowing lossless.
+        render.quality = in_range("quality", quality, 1, 100)? as u8;
     }
     if let Some(variants) = &section.variants {
         render.variants = checked_variants(variants)?;

@@ -708,7 +708,7 @@ fn forced_wrong_encoding_warns() {
     );
     assert_eq!(imported.code, 0, "{}", imported.stderr);
     assert!(
-        imported.stderr.contains("--encoding UTF-8 forced on")
+        imported.stderr.contains("--encoding utf-8 forced on")
             && imported.stderr.contains("is not valid UTF-8"),
         "{}",
         imported.stderr

@@ -256,7 +256,7 @@ impl PolirisPackage {
         let warning = scan.forced_mismatch(encoding).map(|reason| {
             format!(
                 "--encoding {} forced on {}: {reason}; leave --encoding out to detect it",
-                encoding.label(),
+                encoding.flag_value(),
                 self.listings_name()
             )
         });
