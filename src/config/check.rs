@@ -457,7 +457,9 @@ colour = 1
         assert_eq!(paths(&quality), ["photos.quality"]);
         let beyond_a_byte = check(Path::new("bad.toml"), "[photos]\nquality = 300\n", &|_| true);
         assert!(
-            beyond_a_byte[0].message.contains("must be between 1 and 100, not 300"),
+            beyond_a_byte[0]
+                .message
+                .contains("must be between 1 and 100, not 300"),
             "{beyond_a_byte:?}"
         );
     }

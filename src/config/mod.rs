@@ -577,6 +577,22 @@ pub fn resolve_database(flag: Option<&str>, file: &ConfigFile) -> anyhow::Result
     Ok(database)
 }
 
+/// Checks that an integration's `crm` is a known code. The error names the
+/// file and the key, since the code was read there and not from a flag.
+///
+/// # Errors
+/// [`UnknownCrm`](crate::crm::registry::UnknownCrm), with the key as context.
+fn check_integration_crm(file: &ConfigFile, entry: &IntegrationConfig) -> anyhow::Result<()> {
+    let Err(unknown) = registry::find(&entry.crm) else {
+        return Ok(());
+    };
+    let path = file.path.as_ref().map_or_else(
+        || "the settings file".to_string(),
+        |path| path.display().to_string(),
+    );
+    Err(anyhow::Error::new(unknown).context(format!("{path}: integrations `{}`: crm", entry.name)))
+}
+
 /// Returns the import settings of a settings-file integration.
 ///
 /// # Errors
@@ -586,6 +602,16 @@ pub fn integration_import_settings(
     entry: &IntegrationConfig,
     database: Database,
 ) -> anyhow::Result<ImportSettings> {
+    // The code comes from the file, so the error names where to fix it.
+    if let Err(unknown) = crate::crm::registry::find(&entry.crm) {
+        let file = file.path.as_ref().map_or_else(
+            || "the settings file".to_string(),
+            |path| path.display().to_string(),
+        );
+        return Err(
+            anyhow::Error::new(unknown).context(format!("{file}: integrations `{}`: crm", entry.name))
+        );
+    }
     let (withdrawal, min_share) = withdrawal_settings(Some(entry))?;
     let photos = photo_settings(file, &database)?;
     Ok(ImportSettings {
@@ -773,7 +799,12 @@ pub fn resolve_target<'f>(
         .ok_or_else(|| {
             UsageError("missing --crm (or --integration NAME from the settings file)".to_string())
         })?;
-    registry::find(&crm)?;
+    match integration {
+        Some(entry) if crm_flag.is_none() => check_integration_crm(file, entry)?,
+        _ => {
+            registry::find(&crm)?;
+        }
+    }
     // The settings file's spelling wins when both name the agency, since
     // they agree but for letter case and the store compares codes exactly.
     let agency = integration
