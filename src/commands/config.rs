@@ -93,12 +93,13 @@ fn check_file(path: &std::path::Path, reporter: &mut Reporter) -> anyhow::Result
         std::env::var(variable).is_ok_and(|value| !value.is_empty())
     });
     for problem in &problems {
-        reporter.data(&format!(
-            "{}: {}: {}",
-            path.display(),
-            problem.path,
-            problem.message
-        ))?;
+        // A problem of the whole file, such as its syntax, has no key path.
+        let line = if problem.path.is_empty() {
+            format!("{}: {}", path.display(), problem.message)
+        } else {
+            format!("{}: {}: {}", path.display(), problem.path, problem.message)
+        };
+        reporter.data(&line)?;
     }
     reporter.flush()?;
     if problems.is_empty() {

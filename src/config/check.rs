@@ -12,7 +12,8 @@ use crate::crm::registry::{self, Transport};
 /// One problem found in a settings file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// Key path of the problem, e.g. `integrations[1].crm`.
+    /// Key path of the problem, e.g. `integrations[1].crm`; empty for a
+    /// problem of the whole file, such as invalid TOML.
     pub path: String,
     pub message: String,
 }
@@ -86,7 +87,7 @@ pub fn check(path: &Path, text: &str, environment: &dyn Fn(&str) -> bool) -> Vec
     let document = match text.parse::<toml::Table>() {
         Ok(table) => Value::Table(table),
         Err(error) => {
-            problem(path.display().to_string(), format!("invalid TOML: {error}"));
+            problem(String::new(), format!("invalid TOML: {error}"));
             return problems;
         }
     };
