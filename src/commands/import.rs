@@ -505,9 +505,16 @@ fn print_alerts(summary: &RunSummary, request: &ImportRequest<'_>, reporter: &mu
                 plural(summary.would_withdraw, "active listing")
             )
         } else {
-            "check that the CRM and the agency code match the file; `passerelle parse FILE` shows the \
-             agencies and records it holds"
-                .to_string()
+            // A file of another format is the likeliest cause; its warning
+            // came before every rejected record, so it is repeated here.
+            registry::find(&request.settings.crm)
+                .ok()
+                .and_then(|crm| registry::format_hint(crm, request.payload))
+                .unwrap_or_else(|| {
+                    "check that the CRM and the agency code match the file; `passerelle parse FILE` shows \
+                     the agencies and records it holds"
+                        .to_string()
+                })
         };
         reporter.error_with_hint(
             &format!("{prefix}guard tripped, nothing withdrawn: {reason}"),

@@ -352,3 +352,23 @@ fn color_follows_the_flag_and_no_color() {
     assert!(missing(&[], None).starts_with("error: cannot import"));
     assert!(missing(&["--color", "never"], None).starts_with("error: cannot import"));
 }
+
+#[test]
+fn xml_read_as_poliris_ends_on_the_format_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kyero/feed-1.xml");
+    let output = passerelle()
+        .current_dir(dir.path())
+        .arg("import")
+        .arg(&feed)
+        .args(["--crm", "poliris", "--agency", "COSTA-1", "--no-photos"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let last = stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with("hint: ") && last.ends_with("pass --crm kyero or --crm openimmo"),
+        "{stderr}"
+    );
+}
