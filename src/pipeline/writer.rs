@@ -12,7 +12,7 @@ use crate::record::RecordIssue;
 use crate::report::events::LastListing;
 use crate::report::progress::RunProgress;
 use crate::store::lock::{HEARTBEAT_SECONDS, LockToken};
-use crate::store::{ApplyOutcome, IntegrationId, ListingRow, RunCounts, RunId, Store};
+use crate::store::{ApplyOutcome, IntegrationId, ListingId, ListingRow, RunCounts, RunId, Store};
 
 /// An operation the reading thread sends to the writer.
 pub enum WriteOp {
@@ -145,7 +145,18 @@ impl<'s> Writer<'s> {
                             data: &data,
                             content_hash,
                         };
-                        self.apply(&row, &raw, line, withdrawn, &warnings)?;
+                        let applied = self.apply(&row, &raw, line, withdrawn, &warnings)?;
+                        if let Applied::Listing { id } = applied {
+                            // Moved, not cloned: the listing is done with.
+                            let Listing {
+                                source_id, reference, ..
+                            } = *listing;
+                            self.written.last_listing = Some(LastListing {
+                                id,
+                                source_id,
+                                reference,
+                            });
+                        }
                     }
                 }
             }
@@ -265,6 +276,7 @@ impl<'s> Writer<'s> {
 
     /// Writes one listing. `withdrawn` is the CRM's own word that the
     /// listing is sold or withdrawn: it is stored, but marked withdrawn.
+    /// Returns whether the listing was applied or rejected as a duplicate.
     fn apply(
         &mut self,
         row: &ListingRow<'_>,
@@ -272,7 +284,7 @@ impl<'s> Writer<'s> {
         line: u64,
         withdrawn: bool,
         warnings: &[RecordIssue],
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Applied> {
         let source_id = &row.listing.source_id;
         let existing = match self.integration() {
             Some(integration) => self.store.find_listing(integration, source_id)?,
@@ -289,7 +301,7 @@ impl<'s> Writer<'s> {
             let issue = RecordIssue::duplicate(&self.source, line, source_id, first_line);
             self.reject(&issue)?;
             self.written.late_issues.push(issue);
-            return Ok(());
+            return Ok(Applied::Duplicate);
         }
 
         let was_active = existing.as_ref().is_some_and(|stored| !stored.withdrawn);
@@ -331,11 +343,6 @@ impl<'s> Writer<'s> {
             self.pending += 1;
         }
 
-        self.written.last_listing = Some(LastListing {
-            id: id.filter(|_| self.run().is_some()),
-            source_id: source_id.clone(),
-            reference: row.listing.reference.clone(),
-        });
         let counts = &mut self.written.counts;
         counts.seen += 1;
         match outcome {
@@ -352,6 +359,16 @@ impl<'s> Writer<'s> {
         if outcome != ApplyOutcome::Unchanged || !warnings.is_empty() {
             self.pending += 1;
         }
-        Ok(())
+        Ok(Applied::Listing {
+            id: id.filter(|_| self.run().is_some()),
+        })
     }
+}
+
+/// What became of one listing the writer was given.
+enum Applied {
+    /// Rejected: an earlier record of the feed had its source id.
+    Duplicate,
+    /// Created, updated or unchanged; `id` is `None` in a dry run.
+    Listing { id: Option<ListingId> },
 }

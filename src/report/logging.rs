@@ -85,27 +85,10 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for JsonLines {
         let mut fields = Map::new();
         event.record(&mut JsonFields(&mut fields));
         let metadata = event.metadata();
-        let mut line = Map::new();
-        line.insert(
-            "time".to_string(),
-            chrono::Utc::now()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                .into(),
-        );
-        line.insert(
-            "level".to_string(),
-            metadata.level().as_str().to_ascii_lowercase().into(),
-        );
-        line.insert(
-            "message".to_string(),
-            fields.remove("message").unwrap_or(Value::Null),
-        );
-        line.insert("target".to_string(), metadata.target().into());
-        for (key, value) in fields {
-            line.entry(key).or_insert(value);
-        }
-        let mut text = Value::Object(line).to_string();
-        text.push('\n');
+        let message = fields.remove("message").unwrap_or(Value::Null);
+        fields.insert("target".to_string(), metadata.target().into());
+        let level = metadata.level().as_str().to_ascii_lowercase();
+        let text = super::json_line(&level, message, fields);
         self.0.write(text.as_bytes());
     }
 }

@@ -134,7 +134,7 @@ impl Reporter {
         self.run.clone()
     }
 
-    /// Sends the event that ends a run, and forgets the run. `tag` names
+    /// Sends the event that ends a run, and clears the run. `tag` names
     /// the run when it never started (a locked agency, an unreadable
     /// payload).
     pub fn end_run(&mut self, tag: RunTag, event: &Event<'_>) {
@@ -308,19 +308,8 @@ impl Reporter {
     }
 
     fn write_json(&self, level: &str, message: &str, fields: Map<String, Value>) {
-        let mut line = Map::new();
-        line.insert(
-            "time".to_string(),
-            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        );
-        line.insert("level".to_string(), Value::String(level.to_string()));
-        line.insert("message".to_string(), Value::String(message.to_string()));
-        for (key, value) in fields {
-            line.entry(key).or_insert(value);
-        }
-        let mut text = Value::Object(line).to_string();
-        text.push('\n');
-        self.terminal.write(text.as_bytes());
+        let line = json_line(level, message.into(), fields);
+        self.terminal.write(line.as_bytes());
     }
 
     /// Flushes stdout.
@@ -330,6 +319,22 @@ impl Reporter {
     pub fn flush(&mut self) -> io::Result<()> {
         self.stdout.flush()
     }
+}
+
+/// Builds one line of `--log-format json`: `time`, `level` and `message`,
+/// then the other fields, which cannot replace those three.
+fn json_line(level: &str, message: Value, fields: Map<String, Value>) -> String {
+    let mut line = Map::new();
+    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    line.insert("time".to_string(), time.into());
+    line.insert("level".to_string(), level.into());
+    line.insert("message".to_string(), message);
+    for (key, value) in fields {
+        line.entry(key).or_insert(value);
+    }
+    let mut text = Value::Object(line).to_string();
+    text.push('\n');
+    text
 }
 
 /// Writes a count with its noun, adding `s` unless the count is one:

@@ -3,7 +3,7 @@
 //! events for `--events jsonl`. A [`RunProgress`] is cheap to clone and may
 //! be used from any thread.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
@@ -26,12 +26,20 @@ pub struct RunProgress {
     shared: Arc<Shared>,
 }
 
-/// How a run reports its progress, decided by the reporter.
+/// Destinations of a run's progress, chosen by the reporter.
 pub(super) struct Outputs {
     pub terminal: Arc<Terminal>,
     pub events: Option<EventSink>,
     pub bars: bool,
     pub plain_lines: bool,
+}
+
+impl Outputs {
+    /// Adds the bar `make` builds to the terminal's bars, when bars show.
+    fn show_bar(&self, make: impl FnOnce() -> ProgressBar) -> Option<ProgressBar> {
+        let bars = self.terminal.bars().filter(|_| self.bars)?;
+        Some(show(bars, make()))
+    }
 }
 
 struct Shared {
@@ -70,11 +78,7 @@ impl RunProgress {
                 },
             );
         }
-        let listings = outputs
-            .terminal
-            .bars()
-            .filter(|_| outputs.bars)
-            .map(|bars| show(bars, listings_bar(&tag.integration, total)));
+        let listings = outputs.show_bar(|| listings_bar(&tag.integration, total));
         Self {
             shared: Arc::new(Shared {
                 tag,
@@ -136,9 +140,8 @@ impl RunProgress {
     /// Ends the listing step: a last progress event if the count changed
     /// since the previous one, and the bar goes away.
     pub fn listings_done(&self, imported: u64, last: Option<&LastListing>) {
-        let evented = self.state().evented;
+        let evented = std::mem::replace(&mut self.state().evented, imported);
         if self.shared.outputs.events.is_some() && (imported != evented || imported == 0) {
-            self.state().evented = imported;
             self.emit(&Event::Progress {
                 imported,
                 total: self.shared.total,
@@ -158,17 +161,14 @@ impl RunProgress {
             state.photos_total += count;
             state.photos_total
         };
-        let mut photos = self.shared.photos.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut photos = self.photos_bar();
         match photos.as_ref() {
             Some(bar) => bar.set_length(total),
             None => {
-                *photos = self
-                    .shared
+                let shared = &self.shared;
+                *photos = shared
                     .outputs
-                    .terminal
-                    .bars()
-                    .filter(|_| self.shared.outputs.bars)
-                    .map(|bars| show(bars, photos_bar(&self.shared.tag.integration, total)));
+                    .show_bar(|| photos_bar(&shared.tag.integration, total));
             }
         }
     }
@@ -176,13 +176,7 @@ impl RunProgress {
     /// Records the number of photos checked so far: stored, reused,
     /// failed or left alone.
     pub fn photos(&self, done: u64) {
-        if let Some(bar) = self
-            .shared
-            .photos
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-        {
+        if let Some(bar) = self.photos_bar().as_ref() {
             bar.set_position(done);
         }
         if self.shared.outputs.plain_lines {
@@ -199,13 +193,7 @@ impl RunProgress {
 
     /// Ends the photo step; its bar goes away.
     pub fn photos_done(&self) {
-        if let Some(bar) = self
-            .shared
-            .photos
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+        if let Some(bar) = self.photos_bar().take() {
             bar.finish_and_clear();
         }
     }
@@ -223,13 +211,17 @@ impl RunProgress {
         self.shared.outputs.terminal.write(text.as_bytes());
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    fn state(&self) -> MutexGuard<'_, State> {
         self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn photos_bar(&self) -> MutexGuard<'_, Option<ProgressBar>> {
+        self.shared.photos.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// The listings bar: a bar with rate and ETA when the last run's count
-/// gives a total, a spinner with the rate otherwise.
+/// Builds the listings bar: a bar with rate and ETA when the last run's
+/// count gives a total, a spinner with the rate otherwise.
 fn listings_bar(integration: &str, total: Option<u64>) -> ProgressBar {
     let (bar, template) = match total {
         Some(total) => (
