@@ -17,8 +17,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let bars_wanted = !cli.no_progress && !cli.quiet && cli.log_format == passerelle::report::LogFormat::Text;
-    let terminal = Arc::new(Terminal::new(cli.color, bars_wanted));
+    let show_bars = !cli.no_progress && !cli.quiet && cli.log_format == passerelle::report::LogFormat::Text;
+    let terminal = Arc::new(Terminal::new(cli.color, show_bars));
     let log_warning = logging::init(cli.verbose, cli.quiet, cli.log_format, Arc::clone(&terminal));
     let mut reporter = Reporter::new(cli.quiet, cli.log_format).with_terminal(terminal);
     if let Some(warning) = log_warning {

@@ -191,7 +191,7 @@ impl Downloader {
             .map_err(|error| self.transport_error(error))?;
 
         let status = response.status();
-        tracing::trace!(%url, status = status.as_u16(), "photo answered");
+        tracing::trace!(%url, status = status.as_u16(), "photo response");
         if status == StatusCode::NOT_MODIFIED && validators.is_some() {
             return Ok(Fetched::NotModified(Validators::of(&response)));
         }

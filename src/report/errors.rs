@@ -103,7 +103,7 @@ mod tests {
     use anyhow::Context;
 
     #[test]
-    fn causes_are_listed_once_each_and_hint_found_in_chain() {
+    fn report_lists_causes_and_finds_hint() {
         let error = Err::<(), _>(anyhow::Error::new(UnknownCrm {
             code: "polris".to_string(),
         }))
@@ -118,7 +118,7 @@ mod tests {
     }
 
     #[test]
-    fn an_error_without_a_known_remedy_has_no_hint() {
+    fn unknown_remedy_gives_no_hint() {
         let error = anyhow::anyhow!("disk full").context("cannot write x");
         assert_eq!(ErrorReport::new(&error).hint, None);
     }

@@ -62,7 +62,7 @@ impl EventSink {
     }
 }
 
-/// Which run an event is about; every event carries these fields.
+/// Identity of the run an event is about; every event carries these fields.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunTag {
     /// The integration's name in the settings file, or `crm/agency`.
@@ -150,7 +150,7 @@ pub enum Event<'a> {
 }
 
 impl<'a> Event<'a> {
-    /// The event of a rejected record.
+    /// Builds the event of a rejected record.
     pub fn rejected(issue: &'a RecordIssue) -> Self {
         Self::ListingRejected {
             file: &issue.file,
@@ -183,7 +183,7 @@ mod tests {
     }
 
     #[test]
-    fn each_event_is_one_line_with_its_type_and_run() {
+    fn sink_writes_one_line_per_event() {
         let written = Shared::default();
         let sink = EventSink::new(Box::new(written.clone()));
         let tag = RunTag {
@@ -192,6 +192,7 @@ mod tests {
             agency: "AG1".to_string(),
             run_id: Some(7),
         };
+
         sink.emit(
             &tag,
             &Event::GuardTripped {
@@ -207,11 +208,13 @@ mod tests {
                 last_listing: None,
             },
         );
+
         let text = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect();
+
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["type"], "guard_tripped");
         assert_eq!(lines[0]["run_id"], 7);

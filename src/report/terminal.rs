@@ -59,7 +59,7 @@ pub struct Terminal {
 impl Terminal {
     /// Decides from the flags and the environment. Bars need a terminal on
     /// stderr; colours need one too, unless `--color always`.
-    pub fn new(color: ColorChoice, bars_wanted: bool) -> Self {
+    pub fn new(color: ColorChoice, show_bars: bool) -> Self {
         let is_terminal = io::stderr().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
         let dumb = std::env::var("TERM").is_ok_and(|term| term == "dumb");
@@ -68,13 +68,13 @@ impl Terminal {
             ColorChoice::Never => false,
             ColorChoice::Auto => is_terminal && !no_color && !dumb,
         };
-        let bars = (bars_wanted && is_terminal && !dumb)
+        let bars = (show_bars && is_terminal && !dumb)
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         Self { bars, color }
     }
 
-    /// A terminal that draws no bar and writes plain text, for tests and
-    /// for programs that embed the library.
+    /// Returns a terminal that draws no bar and writes plain text, for
+    /// tests and for programs that embed the library.
     pub fn plain() -> Self {
         Self {
             bars: None,

@@ -137,7 +137,7 @@ impl HttpClient {
                 },
                 Ok(response) => {
                     let status = response.status();
-                    tracing::debug!(url, status = status.as_u16(), "GET answered with an error status");
+                    tracing::debug!(url, status = status.as_u16(), "GET returned an error status");
                     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
                         return Err(HttpError::Authentication {
                             url: url.to_string(),

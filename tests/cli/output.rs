@@ -1,4 +1,4 @@
-//! What an operator sees: progress bars under a terminal, plain text
+//! Output for operators: progress bars under a terminal, plain text
 //! without one, quiet runs, and the `--events jsonl` stream.
 
 use std::path::Path;
@@ -14,7 +14,7 @@ const OUEST: &str = "AGENCE-OUEST";
 const EST: &str = "AGENCE-EST";
 
 #[test]
-fn a_terminal_shows_progress_bars_unless_switched_off() {
+fn terminal_shows_progress_bars() {
     let dir = tempfile::tempdir().unwrap();
     let archive = fixture("photos-full.zip");
     let archive = archive.to_str().unwrap();
@@ -102,7 +102,8 @@ fn quiet_prints_only_what_needs_acting_on() {
         .output()
         .unwrap();
     assert_eq!(clean.status.code(), Some(0));
-    assert!(clean.stdout.is_empty() && clean.stderr.is_empty(), "{clean:?}");
+    assert!(clean.stdout.is_empty(), "{clean:?}");
+    assert!(clean.stderr.is_empty(), "{clean:?}");
 
     let partial = import_rejects(dir.path(), &["--quiet"]);
     assert_eq!(partial.status.code(), Some(1));
@@ -151,7 +152,7 @@ fn position(types: &[&str], wanted: &str) -> usize {
 }
 
 #[test]
-fn events_follow_a_run_with_a_rejected_record_and_a_failed_photo() {
+fn events_follow_partial_run_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let output = import_rejects(dir.path(), &["--events", "jsonl"]);
     assert_eq!(output.status.code(), Some(1));
@@ -163,7 +164,8 @@ fn events_follow_a_run_with_a_rejected_record_and_a_failed_photo() {
     let rejected = position(&types, "listing_rejected");
     let progress = position(&types, "progress");
     let photo = position(&types, "photo_failed");
-    assert!(rejected < photo && progress < photo, "{types:?}");
+    assert!(rejected < photo, "{types:?}");
+    assert!(progress < photo, "{types:?}");
     assert_eq!(
         types.iter().filter(|kind| **kind == "listing_rejected").count(),
         2
@@ -202,7 +204,7 @@ fn events_follow_a_run_with_a_rejected_record_and_a_failed_photo() {
 }
 
 #[test]
-fn a_tripped_guard_is_an_event_and_a_hint() {
+fn guard_trip_gives_event_and_hint() {
     let dir = tempfile::tempdir().unwrap();
     let events_file = dir.path().join("events.jsonl");
     let import = |file: &str| {
@@ -249,7 +251,7 @@ fn a_tripped_guard_is_an_event_and_a_hint() {
 }
 
 #[test]
-fn a_run_that_cannot_start_ends_with_run_failed() {
+fn run_that_cannot_start_fails() {
     let dir = tempfile::tempdir().unwrap();
     let output = import_missing(dir.path())
         .args(["--events", "jsonl"])
@@ -354,7 +356,7 @@ fn color_follows_the_flag_and_no_color() {
 }
 
 #[test]
-fn xml_read_as_poliris_ends_on_the_format_hint() {
+fn xml_as_poliris_ends_on_format_hint() {
     let dir = tempfile::tempdir().unwrap();
     let feed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kyero/feed-1.xml");
     let output = passerelle()

@@ -565,7 +565,7 @@ fn missing_credential_is_a_usage_error_as_in_fetch() {
 }
 
 #[test]
-fn a_terminal_shows_one_bar_per_running_integration() {
+fn terminal_shows_bar_per_integration() {
     use passerelle::crm::poliris::synthetic;
     use passerelle::encoding::TextEncoding;
 
